@@ -1,0 +1,97 @@
+"""The campaign mailer: a Flask application built by :func:`create_app`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import ROOT, Config, ConfigError, config_from_environment
+
+TEMPLATES = ROOT / "templates"
+TRANSLATIONS = ROOT / "translations"
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+def create_app(config: Config | None = None) -> Flask:
+    """Build the application. Reads settings, binds extensions, registers blueprints; no I/O
+    against the database, Redis or the network happens here."""
+    if config is None:
+        try:
+            config = config_from_environment()
+        except ConfigError as exc:
+            # One clear line and a non-zero exit, whether run by flask, gunicorn or a worker.
+            sys.exit(f"campaign: configuration error: {exc}")
+
+    app = Flask(
+        __name__,
+        template_folder=str(TEMPLATES),
+        static_folder=str(STATIC),
+        instance_path=str(config.instance_path),
+    )
+    _apply_config(app, config)
+
+    from campaign import cli, errors, extensions, i18n, jobs, security
+    from campaign.extensions import csrf, db, limiter, migrate
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True,
+                     compare_type=True)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    i18n.init_app(app)
+    security.init_app(app)
+    jobs.init_app(app)
+    extensions.init_personal_data(app, config)
+
+    from campaign import public
+    from campaign.admin import views as admin_views
+
+    app.register_blueprint(public.create_blueprint())
+    app.add_url_rule("/", "root", public.root_redirect)
+    app.register_blueprint(admin_views.create_blueprint())
+
+    errors.init_app(app)
+    cli.init_app(app)
+    return app
+
+
+def _apply_config(app: Flask, config: Config) -> None:
+    app.extensions["campaign.config"] = config
+    secure = config.https
+    app.config.update(
+        SECRET_KEY=config.secret_key,
+        SECRET_KEY_FALLBACKS=list(config.secret_key_fallbacks),
+        TESTING=config.testing,
+        SQLALCHEMY_DATABASE_URI=config.database_url,
+        SQLALCHEMY_ENGINE_OPTIONS=_engine_options(config.database_url),
+        BABEL_TRANSLATION_DIRECTORIES=str(TRANSLATIONS),
+        BABEL_DEFAULT_LOCALE="en",
+        SESSION_COOKIE_NAME="__Host-session" if secure else "session",
+        SESSION_COOKIE_SECURE=secure,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=12 * 3600,
+        WTF_CSRF_TIME_LIMIT=None,  # the token is bound to the session, which expires itself
+        WTF_CSRF_SSL_STRICT=True,
+        MAX_CONTENT_LENGTH=2 * 1024 * 1024,
+        MAX_FORM_MEMORY_SIZE=512 * 1024,
+        MAX_FORM_PARTS=200,
+        RATELIMIT_STORAGE_URI=config.redis_url or "memory://",
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_SWALLOW_ERRORS=True,
+        RATELIMIT_ENABLED=not config.testing or "RATELIMIT_ENABLED" in config.extra,
+        PREFERRED_URL_SCHEME="https" if secure else "http",
+    )
+    if config.trusted_proxies:
+        n = config.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=0)  # type: ignore[method-assign]
+
+
+def _engine_options(url: str) -> dict[str, object]:
+    if url.startswith("sqlite"):
+        # WAL and busy_timeout are set per connection in campaign.extensions.
+        return {"connect_args": {"timeout": 15}}
+    return {"pool_pre_ping": True, "pool_size": 5, "max_overflow": 5}

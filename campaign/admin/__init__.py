@@ -1,0 +1,1 @@
+"""Organiser accounts: login with password and TOTP, roles, the dashboard, the audit log."""

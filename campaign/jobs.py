@@ -1,0 +1,189 @@
+"""The one place web code enqueues work from.
+
+Two runners call the same job functions (dotted names under ``workers``):
+
+* :class:`RQRunner` when ``REDIS_URL`` is set: jobs go onto RQ queues named by concern and
+  ``flask campaign worker`` processes run them inside an app context;
+* :class:`ThreadRunner` otherwise (the embedded default): an in-process queue and one daemon
+  thread. It starts on first use or from the ``serve`` command, never in ``create_app``, and it
+  runs the reconcile step on a timer, as cron does in production.
+
+Work is only ever enqueued *after* the transaction that recorded it commits
+(:func:`after_commit`). The database is the record of what must be done: if Redis is down or
+wiped, ``reconcile`` finds the rows and enqueues them again, so an enqueue that fails is logged
+and otherwise ignored.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from flask import Flask, current_app
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+from werkzeug.utils import import_string
+
+from config import Config
+
+log = logging.getLogger(__name__)
+
+QUEUES = ("mail", "alerts", "letters", "default")
+RECONCILE_INTERVAL = 30.0
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    func: str
+    args: tuple[Any, ...]
+    queue: str = "default"
+    timeout: int = 300
+
+
+class Runner(Protocol):
+    def enqueue(self, spec: JobSpec) -> None: ...
+
+
+class ThreadRunner:
+    """An in-process queue served by one daemon thread, for the embedded default."""
+
+    def __init__(self, app: Flask, reconcile_interval: float | None = RECONCILE_INTERVAL) -> None:
+        self._app = app
+        self._queue: queue.Queue[JobSpec] = queue.Queue()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._reconcile_interval = reconcile_interval
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(target=self._loop, name="campaign-jobs", daemon=True)
+            self._thread.start()
+
+    def enqueue(self, spec: JobSpec) -> None:
+        self._queue.put(spec)
+        self.start()
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Block until every queued job has run (tests and the CLI use this)."""
+        done = threading.Event()
+
+        def join() -> None:
+            self._queue.join()
+            done.set()
+
+        threading.Thread(target=join, daemon=True).start()
+        if not done.wait(timeout):
+            raise TimeoutError("jobs still running")
+
+    def _loop(self) -> None:
+        while True:
+            try:
+                spec = self._queue.get(timeout=self._reconcile_interval)
+            except queue.Empty:
+                self._run(JobSpec("workers.maintenance.reconcile", ()))
+                continue
+            try:
+                self._run(spec)
+            finally:
+                self._queue.task_done()
+
+    def _run(self, spec: JobSpec) -> None:
+        with self._app.app_context():
+            try:
+                import_string(spec.func)(*spec.args)
+            except Exception:
+                log.exception("job %s failed", spec.func)
+
+
+class RQRunner:
+    def __init__(self, redis_url: str) -> None:
+        self._redis_url = redis_url
+        self._connection: Any = None
+
+    def connection(self) -> Any:
+        if self._connection is None:
+            from redis import Redis
+
+            self._connection = Redis.from_url(
+                self._redis_url, socket_connect_timeout=2, socket_timeout=5
+            )
+        return self._connection
+
+    def enqueue(self, spec: JobSpec) -> None:
+        from redis.exceptions import RedisError
+        from rq import Queue
+
+        try:
+            Queue(spec.queue, connection=self.connection()).enqueue(
+                spec.func, *spec.args, job_timeout=spec.timeout, result_ttl=600,
+                failure_ttl=7 * 86400,
+            )
+        except RedisError as exc:
+            # The row is in the database; reconcile will enqueue it when Redis is back.
+            log.warning("could not enqueue %s (%s); reconcile will retry", spec.func,
+                        exc.__class__.__name__)
+
+
+def runner() -> Runner:
+    return current_app.extensions["campaign.runner"]  # type: ignore[no-any-return]
+
+
+# --- after-commit hand-off -----------------------------------------------------------------
+
+_PENDING = "campaign.pending_jobs"
+
+
+def after_commit(session: Session, spec: JobSpec) -> None:
+    """Enqueue ``spec`` once ``session`` commits; dropped if it rolls back."""
+    session.info.setdefault(_PENDING, []).append((current_app._get_current_object(), spec))  # type: ignore[attr-defined]
+
+
+def _flush_pending(session: Session) -> None:
+    pending: list[tuple[Flask, JobSpec]] = session.info.pop(_PENDING, [])
+    for app, spec in pending:
+        app.extensions["campaign.runner"].enqueue(spec)
+
+
+def _drop_pending(session: Session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+event.listen(Session, "after_commit", _flush_pending)
+event.listen(Session, "after_rollback", _drop_pending)
+
+
+# --- typed enqueue functions -----------------------------------------------------------------
+
+
+def enqueue_send_message(session: Session, message_id: int) -> None:
+    """Deliver one row of the outgoing-mail ledger."""
+    after_commit(session, JobSpec("workers.mail.send_message", (message_id,), "mail", 120))
+
+
+def enqueue_reconcile() -> None:
+    runner().enqueue(JobSpec("workers.maintenance.reconcile", (), "default", 600))
+
+
+def enqueue_now(spec: JobSpec) -> None:
+    """For reconcile, which runs outside a web transaction: the rows are already committed."""
+    runner().enqueue(spec)
+
+
+JOB_FUNCTIONS: tuple[str, ...] = ("workers.mail.send_message", "workers.maintenance.reconcile")
+
+
+def make_runner(app: Flask, config: Config) -> Runner:
+    if config.job_runner == "rq" and config.redis_url:
+        return RQRunner(config.redis_url)
+    return ThreadRunner(app)
+
+
+def init_app(app: Flask) -> None:
+    config: Config = app.extensions["campaign.config"]
+    app.extensions["campaign.runner"] = make_runner(app, config)
+

@@ -1,0 +1,1 @@
+"""Outgoing mail: composing standards-correct messages and handing them to a transport."""

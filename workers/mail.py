@@ -1,0 +1,53 @@
+"""Delivering one ledger row: claim (committed), render, mark submitting (committed), send,
+record the reply (committed). No row is ever sent without a committed claim."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import current_app
+
+from campaign.db import utcnow
+from campaign.extensions import db
+from campaign.mail import services
+from campaign.mail.models import OutgoingMessage
+from campaign.mail.transport import Transport, transport_from_url
+from config import Config
+
+log = logging.getLogger(__name__)
+
+
+def transport() -> Transport:
+    existing: Transport | None = current_app.extensions.get("campaign.transport")
+    if existing is None:
+        config: Config = current_app.extensions["campaign.config"]
+        existing = transport_from_url(config.smtp_url, str(config.maildir))
+        current_app.extensions["campaign.transport"] = existing
+    return existing
+
+
+def send_message(message_id: int) -> str:
+    session = db.session
+    if not services.claim(session, message_id, utcnow()):
+        session.rollback()
+        return "not-due"
+    session.commit()
+    row = session.get(OutgoingMessage, message_id)
+    if row is None:  # pragma: no cover - the claim just saw it
+        return "missing"
+    try:
+        data = services.compose(row)
+    except Exception as exc:
+        log.exception("message %s could not be rendered", row.public_id)
+        services.record_failure(row, f"render: {exc.__class__.__name__}", utcnow())
+        session.commit()
+        return "render-failed"
+    services.mark_submitting(row, utcnow())
+    session.commit()
+    config: Config = current_app.extensions["campaign.config"]
+    with transport().connect() as connection:
+        result = connection.send(config.return_path, services.recipient(row), data)
+    services.record_result(row, result, utcnow())
+    session.commit()
+    log.info("message %s: %s %s", row.public_id, result.outcome, result.code)
+    return result.outcome

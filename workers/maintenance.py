@@ -1,0 +1,26 @@
+"""The reconcile step: recover rows of dead workers and enqueue what is due."""
+
+from __future__ import annotations
+
+import logging
+
+from campaign import jobs
+from campaign.db import utcnow
+from campaign.extensions import db
+from campaign.mail import services
+
+log = logging.getLogger(__name__)
+
+
+def reconcile() -> dict[str, int]:
+    session = db.session
+    now = utcnow()
+    recovered = services.recover_expired(session, now)
+    session.commit()
+    due = services.due_ids(session, now)
+    session.commit()
+    for message_id in due:
+        jobs.enqueue_now(jobs.JobSpec("workers.mail.send_message", (message_id,), "mail", 120))
+    if recovered or due:
+        log.info("reconcile: %d recovered, %d enqueued", recovered, len(due))
+    return {"recovered": recovered, "enqueued": len(due)}

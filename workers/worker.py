@@ -1,0 +1,52 @@
+"""The RQ worker: builds the app once; every job runs inside its app context."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from flask import Flask
+from rq import Queue, Worker
+from rq.job import Job
+
+log = logging.getLogger(__name__)
+
+
+class AppContextJob(Job):
+    """Runs each job inside the application context of the worker's app."""
+
+    app: ClassVar[Flask | None] = None
+
+    def perform(self) -> Any:
+        if self.app is None:  # pragma: no cover - set by run_worker
+            raise RuntimeError("AppContextJob.app is not set")
+        with self.app.app_context():
+            return super().perform()
+
+
+def make_worker(app: Flask, connection: Any, queues: Sequence[str], simple: bool = False) -> Worker:
+    AppContextJob.app = app
+    worker_class: type[Worker]
+    if simple:
+        from rq import SimpleWorker
+
+        worker_class = SimpleWorker
+    else:
+        worker_class = Worker
+    return worker_class(
+        [Queue(name, connection=connection) for name in queues],
+        connection=connection,
+        job_class=AppContextJob,
+    )
+
+
+def run_worker(app: Flask, connection: Any, queues: Sequence[str], *, burst: bool = False,
+               simple: bool = False) -> bool:
+    # Reconcile first: whatever a dead worker or a wiped Redis left behind goes back on a queue.
+    from workers.maintenance import reconcile
+
+    with app.app_context():
+        reconcile()
+    worker = make_worker(app, connection, queues, simple=simple)
+    return bool(worker.work(burst=burst, with_scheduler=False))

@@ -22,7 +22,7 @@ DEMO_SEEDERS: list[Callable[[], None]] = []
 
 
 def _config() -> Config:
-    return current_app.extensions["campaign.config"]  # type: ignore[no-any-return]
+    return current_app.extensions["campaign.config"]
 
 
 @group.command("init")

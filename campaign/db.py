@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Any, TypeAlias
 
 from sqlalchemy import DateTime, MetaData, String, TypeDecorator
 from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, Session, scoped_session
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -53,3 +54,7 @@ def public_id() -> str:
 
 
 PublicId = String(32)
+
+
+# Services take either a plain Session or Flask-SQLAlchemy's scoped ``db.session``.
+SessionLike: TypeAlias = Session | scoped_session[Any]

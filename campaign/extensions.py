@@ -47,8 +47,8 @@ def init_personal_data(app: Flask, config: Config) -> None:
 
 
 def cipher() -> FieldCipher:
-    return current_app.extensions["campaign.cipher"]  # type: ignore[no-any-return]
+    return current_app.extensions["campaign.cipher"]
 
 
 def blind_index() -> BlindIndex:
-    return current_app.extensions["campaign.index"]  # type: ignore[no-any-return]
+    return current_app.extensions["campaign.index"]

@@ -20,7 +20,6 @@ from pathlib import Path
 
 from babel.support import Translations
 from flask import Flask, current_app, g, request
-
 from flask_babel import get_locale
 
 from campaign.extensions import babel

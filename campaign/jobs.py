@@ -27,6 +27,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session
 from werkzeug.utils import import_string
 
+from campaign.db import SessionLike
 from config import Config
 
 log = logging.getLogger(__name__)
@@ -130,7 +131,7 @@ class RQRunner:
 
 
 def runner() -> Runner:
-    return current_app.extensions["campaign.runner"]  # type: ignore[no-any-return]
+    return current_app.extensions["campaign.runner"]
 
 
 # --- after-commit hand-off -----------------------------------------------------------------
@@ -138,7 +139,7 @@ def runner() -> Runner:
 _PENDING = "campaign.pending_jobs"
 
 
-def after_commit(session: Session, spec: JobSpec) -> None:
+def after_commit(session: SessionLike, spec: JobSpec) -> None:
     """Enqueue ``spec`` once ``session`` commits; dropped if it rolls back."""
     session.info.setdefault(_PENDING, []).append((current_app._get_current_object(), spec))  # type: ignore[attr-defined]
 
@@ -160,7 +161,7 @@ event.listen(Session, "after_rollback", _drop_pending)
 # --- typed enqueue functions -----------------------------------------------------------------
 
 
-def enqueue_send_message(session: Session, message_id: int) -> None:
+def enqueue_send_message(session: SessionLike, message_id: int) -> None:
     """Deliver one row of the outgoing-mail ledger."""
     after_commit(session, JobSpec("workers.mail.send_message", (message_id,), "mail", 120))
 

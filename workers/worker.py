@@ -7,8 +7,9 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from flask import Flask
-from rq import Queue, Worker
+from rq import Queue, SimpleWorker, Worker
 from rq.job import Job
+from rq.worker import BaseWorker
 
 log = logging.getLogger(__name__)
 
@@ -25,15 +26,11 @@ class AppContextJob(Job):
             return super().perform()
 
 
-def make_worker(app: Flask, connection: Any, queues: Sequence[str], simple: bool = False) -> Worker:
+def make_worker(
+    app: Flask, connection: Any, queues: Sequence[str], simple: bool = False
+) -> BaseWorker:
     AppContextJob.app = app
-    worker_class: type[Worker]
-    if simple:
-        from rq import SimpleWorker
-
-        worker_class = SimpleWorker
-    else:
-        worker_class = Worker
+    worker_class = SimpleWorker if simple else Worker
     return worker_class(
         [Queue(name, connection=connection) for name in queues],
         connection=connection,

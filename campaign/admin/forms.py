@@ -62,7 +62,9 @@ ROLE_CHOICES = [
 
 def language_choices() -> list[SelectChoice]:
     """Each language named in itself, marked with its own ``lang`` for screen readers."""
-    return [SelectChoice(code, name, render_kw={"lang": code}) for code, name in LOCALE_NAMES.items()]
+    return [
+        SelectChoice(code, name, render_kw={"lang": code}) for code, name in LOCALE_NAMES.items()
+    ]
 
 
 class InviteForm(FlaskForm):

@@ -15,11 +15,10 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from flask import current_app
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from campaign.addresses import normalise
 from campaign.admin.models import AuditEvent, Organiser, Role
-from campaign.db import public_id, utcnow
+from campaign.db import SessionLike, public_id, utcnow
 from campaign.extensions import blind_index, cipher
 
 TABLE = "organisers"
@@ -62,7 +61,7 @@ def email_of(organiser: Organiser) -> str:
                             row=organiser.public_id)
 
 
-def find_by_email(session: Session, email: str) -> Organiser | None:
+def find_by_email(session: SessionLike, email: str) -> Organiser | None:
     try:
         address = normalise(email)
     except ValueError:
@@ -71,12 +70,12 @@ def find_by_email(session: Session, email: str) -> Organiser | None:
     return session.scalar(select(Organiser).where(Organiser.email_index == digest))
 
 
-def count_organisers(session: Session) -> int:
+def count_organisers(session: SessionLike) -> int:
     return int(session.scalar(select(func.count()).select_from(Organiser)) or 0)
 
 
 def create_organiser(
-    session: Session,
+    session: SessionLike,
     email: str,
     role: Role = Role.ORGANISER,
     *,
@@ -109,7 +108,9 @@ def is_locked(organiser: Organiser, now: datetime) -> bool:
     return organiser.locked_until is not None and organiser.locked_until > now
 
 
-def authenticate(session: Session, email: str, password: str, now: datetime) -> Organiser | None:
+def authenticate(
+    session: SessionLike, email: str, password: str, now: datetime
+) -> Organiser | None:
     """The account when the password is right, it is active and not throttled; else None.
 
     Failures are counted per account: after LOCK_AFTER in a row the account waits a growing
@@ -249,7 +250,7 @@ def ip_hash(ip: str | None) -> str | None:
 
 
 def audit(
-    session: Session,
+    session: SessionLike,
     action: str,
     *,
     actor: Organiser | None = None,

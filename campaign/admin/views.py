@@ -48,7 +48,7 @@ ACCOUNT_ERRORS = {
 
 
 def _config() -> Config:
-    return current_app.extensions["campaign.config"]  # type: ignore[no-any-return]
+    return current_app.extensions["campaign.config"]
 
 
 def create_blueprint() -> Blueprint:

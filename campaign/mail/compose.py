@@ -49,10 +49,12 @@ __all__ = [
 ]
 
 # C0, DEL, C1 (NEL is U+0085), the Unicode line/paragraph separators, bidi embeddings,
-# overrides, isolates and marks, and lone surrogates (which cannot be encoded).
-_CONTROL_RUN: Final = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]+"
+# overrides, isolates and marks, and lone surrogates (which cannot be encoded). A run of them,
+# with the spaces around it, becomes one space.
+_CONTROLS: Final = (
+    "\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff"
 )
+_CONTROL_RUN: Final = re.compile(f" *(?:[{_CONTROLS}] *)+")
 _LOCAL_PART: Final = re.compile(
     r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
 )
@@ -62,7 +64,7 @@ _HEADER_NAME: Final = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,75}")
 _TOKEN: Final = re.compile(r"%%([A-Z][A-Z0-9_]{0,63})%%")
 _ASCII_BYTES: Final = bytes(range(128))
 _CRLF: Final = b"\r\n"
-_MAX_LINE: Final = 78
+_MAX_LINE: Final = 76  # RFC 2047 section 2: lines holding encoded words
 _WORD_BYTES: Final = 39  # UTF-8 octets per encoded word: 64 characters with the wrapper
 _GENERATOR_POLICY: Final = email_policy.compat32.clone(linesep="\r\n")
 
@@ -210,7 +212,7 @@ def _fold(name: str, value: str) -> bytes:
     lines: list[str] = []
     current, has_word = f"{name}:", False
     for word in value.split(" "):
-        if word and has_word and len(current) + 1 + len(word) > _MAX_LINE:
+        if word and len(current) + 1 + len(word) > _MAX_LINE and (has_word or len(word) < 80):
             lines.append(current)
             current = ""
         current += " " + word

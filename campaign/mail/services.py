@@ -12,11 +12,10 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from campaign import jobs
 from campaign.addresses import normalise
-from campaign.db import public_id
+from campaign.db import SessionLike, public_id
 from campaign.extensions import blind_index, cipher
 from campaign.mail.compose import OutgoingMail, build_message, dkim_sign, make_message_id
 from campaign.mail.models import Kind, OutgoingMessage, Status
@@ -36,11 +35,11 @@ TABLE = "outgoing_messages"
 
 
 def _config() -> Config:
-    return current_app.extensions["campaign.config"]  # type: ignore[no-any-return]
+    return current_app.extensions["campaign.config"]
 
 
 def queue_message(
-    session: Session,
+    session: SessionLike,
     *,
     template: str,
     to_address: str,
@@ -100,7 +99,7 @@ def context_of(row: OutgoingMessage) -> dict[str, Any]:
     return loaded
 
 
-def claim(session: Session, message_id: int, now: datetime) -> bool:
+def claim(session: SessionLike, message_id: int, now: datetime) -> bool:
     """Take a due pending row by conditional update. Only the winner may send it."""
     result = session.execute(
         update(OutgoingMessage)
@@ -211,7 +210,7 @@ def record_failure(row: OutgoingMessage, reason: str, now: datetime, max_attempt
         row.next_attempt_at = now + _retry_delay(row.attempts)
 
 
-def recover_expired(session: Session, now: datetime) -> int:
+def recover_expired(session: SessionLike, now: datetime) -> int:
     """Rows whose worker died: claimed ones go back to pending; submitting ones have an unknown
     outcome. Returns how many rows were recovered."""
     rows = session.scalars(
@@ -232,7 +231,7 @@ def recover_expired(session: Session, now: datetime) -> int:
     return len(rows)
 
 
-def due_ids(session: Session, now: datetime, limit: int = 5000) -> list[int]:
+def due_ids(session: SessionLike, now: datetime, limit: int = 5000) -> list[int]:
     """Pending rows that are due and have waited long enough to count as lost or scheduled."""
     return list(
         session.scalars(
@@ -253,7 +252,7 @@ def due_ids(session: Session, now: datetime, limit: int = 5000) -> list[int]:
     )
 
 
-def status_counts(session: Session) -> dict[str, int]:
+def status_counts(session: SessionLike) -> dict[str, int]:
     rows = session.execute(
         select(OutgoingMessage.status, func.count()).group_by(OutgoingMessage.status)
     ).all()

@@ -126,7 +126,10 @@ def serve_command(host: str, port: int) -> None:
     config = _config()
     mode = "SMTP relay" if config.smtp_url else f"maildir {config.maildir}"
     click.echo(f"serving {config.base_url} (mail: {mode}; captured mail at /admin/outbox)")
-    app.run(host=host, port=port, use_reloader=False, threaded=True)
+    # Flask ignores app.run() inside a CLI command; serve with Werkzeug directly.
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, app, threaded=True, use_reloader=False)
 
 
 def init_app(app: Flask) -> None:

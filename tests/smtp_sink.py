@@ -4,6 +4,7 @@ or speak implicit TLS."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import ipaddress
 import socket
@@ -89,7 +90,7 @@ class _Handler:
         hook = self.sink.data_reply
         reply = hook(list(envelope.rcpt_tos)) if hook is not None else None
         if reply == DROP:
-            assert server.transport is not None
+            assert isinstance(server.transport, asyncio.Transport)
             server.transport.abort()
             return "250 never seen"
         if reply:
@@ -143,8 +144,8 @@ class SmtpSink:
     ``rcpt_reply(address)`` may return a reply such as ``"550 5.1.1 <x@y> unknown user"``;
     ``data_reply(rcpt_tos)`` may return a reply for the end of DATA, or :data:`DROP`;
     ``refuse_connect`` answers the greeting with e.g. ``"421 4.3.2 busy"`` and hangs up.
-    ``auth`` requires that login; ``tls`` (cert, key) offers STARTTLS, or implicit TLS with
-    ``implicit_tls=True``.
+    ``auth`` offers AUTH (without TLS) and accepts only that login (``logins`` records it);
+    ``tls`` (cert, key) offers STARTTLS, or implicit TLS with ``implicit_tls=True``.
     """
 
     def __init__(
@@ -166,9 +167,7 @@ class SmtpSink:
         self._sessions: set[int] = set()
         kwargs: dict[str, Any] = {"enable_SMTPUTF8": False, "data_size_limit": 10_000_000}
         if auth is not None:
-            kwargs.update(
-                authenticator=self._authenticator(auth), auth_required=True, auth_require_tls=False
-            )
+            kwargs.update(authenticator=self._authenticator(auth), auth_require_tls=False)
         if tls is not None:
             context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
             context.load_cert_chain(str(tls[0]), str(tls[1]))
@@ -182,13 +181,17 @@ class SmtpSink:
         def check(
             server: SMTP, session: Session, envelope: Envelope, mechanism: str, data: Any
         ) -> AuthResult:
-            ok = isinstance(data, LoginPassword) and (
-                data.login.decode(),
-                data.password.decode(),
-            ) == auth
+            ok = (
+                isinstance(data, LoginPassword)
+                and (
+                    data.login.decode(),
+                    data.password.decode(),
+                )
+                == auth
+            )
             if ok:
                 self.logins.append(data.login.decode())
-            return AuthResult(success=ok)
+            return AuthResult(success=ok, handled=False)
 
         return check
 

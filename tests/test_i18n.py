@@ -175,7 +175,7 @@ def test_visiting_a_language_remembers_it_for_root(client: FlaskClient) -> None:
 
 
 def test_error_pages_follow_the_visitors_language(client: FlaskClient) -> None:
-    response = client.get("/nowhere", headers={"Accept-Language": "ru"})
+    response = client.get("/nowhere/at/all", headers={"Accept-Language": "ru"})
     assert response.status_code == 404
     assert 'lang="ru"' in response.get_data(as_text=True)
     assert "не найдена" in response.get_data(as_text=True)

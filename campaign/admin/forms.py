@@ -60,6 +60,9 @@ ROLE_CHOICES = [
 ]
 
 
+ROLE_LABELS = {choice.value: choice.label for choice in ROLE_CHOICES}
+
+
 def language_choices() -> list[SelectChoice]:
     """Each language named in itself, marked with its own ``lang`` for screen readers."""
     return [

@@ -24,7 +24,14 @@ from sqlalchemy import select
 from campaign.addresses import AddressError
 from campaign.admin import auth, outbox
 from campaign.admin import services as accounts
-from campaign.admin.forms import CodeForm, InviteForm, LoginForm, PasswordForm, SetPasswordForm
+from campaign.admin.forms import (
+    ROLE_LABELS,
+    CodeForm,
+    InviteForm,
+    LoginForm,
+    PasswordForm,
+    SetPasswordForm,
+)
 from campaign.admin.models import Organiser, Role
 from campaign.admin.permissions import Permission
 from campaign.db import utcnow
@@ -137,6 +144,7 @@ def create_blueprint() -> Blueprint:
         counts = mail.status_counts(db.session)
         waiting = sum(counts.get(s, 0) for s in ("pending", "claimed", "submitting"))
         return render_template("admin/dashboard.html", waiting=waiting,
+                               role_label=ROLE_LABELS[g.organiser.role],
                                failed=counts.get("failed", 0) + counts.get("expired", 0))
 
     @bp.route("/password", methods=["GET", "POST"])
@@ -187,7 +195,8 @@ def create_blueprint() -> Blueprint:
         rows = db.session.scalars(select(Organiser).order_by(Organiser.created_at)).all()
         people = [(o, accounts.email_of(o)) for o in rows]
         status = 400 if request.method == "POST" else 200
-        return render_template("admin/organisers.html", form=form, people=people), status
+        return render_template("admin/organisers.html", form=form, people=people,
+                               role_labels=ROLE_LABELS), status
 
     @bp.route("/invitation/<token>", methods=["GET", "POST"])
     @limiter.limit("10/minute", methods=["POST"])

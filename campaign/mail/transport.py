@@ -45,7 +45,7 @@ Outcome = Literal["sent", "retry", "failed", "policy", "paused", "unknown"]
 
 _ENHANCED: Final = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})(?!\S)")
 _ADDRESS: Final = re.compile(r"<?[^\s<>@]+@[^\s<>]+>?")
-_CONTROLS: Final = re.compile(r"[\x00-\x1f\x7f-\x9f]+")
+_CONTROLS: Final = re.compile(r" *(?:[\x00-\x1f\x7f-\x9f\u2028\u2029] *)+")
 _MAX_REPLY: Final = 500
 _TRUE: Final = frozenset({"1", "true", "yes", "on"})
 _FALSE: Final = frozenset({"0", "false", "no", "off", ""})
@@ -340,7 +340,8 @@ class MaildirTransport:
     def deliver(self, data: bytes) -> SendResult:
         try:
             with self._lock:
-                if self._box is None:
+                if self._box is None:  # private: it holds addresses and letters
+                    os.makedirs(self.path, mode=0o700, exist_ok=True)
                     for sub in ("tmp", "new", "cur"):
                         os.makedirs(os.path.join(self.path, sub), mode=0o700, exist_ok=True)
                     self._box = mailbox.Maildir(self.path, factory=None, create=False)

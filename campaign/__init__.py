@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
@@ -9,6 +10,10 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import ROOT, Config, ConfigError, config_from_environment
+
+# Feature packages, each with models, services, forms, views (``create_blueprints()``) and,
+# where it has them, ``cli.register(group)`` commands and a ``demo.seed()`` function.
+FEATURES: tuple[str, ...] = ("subscribers", "cases", "alerts", "actions", "targets")
 
 TEMPLATES = ROOT / "templates"
 TRANSLATIONS = ROOT / "translations"
@@ -47,11 +52,17 @@ def create_app(config: Config | None = None) -> Flask:
     extensions.init_personal_data(app, config)
 
     from campaign import public
+    from campaign.admin import nav
     from campaign.admin import views as admin_views
 
     app.register_blueprint(public.create_blueprint())
     app.add_url_rule("/", "root", public.root_redirect)
     app.register_blueprint(admin_views.create_blueprint())
+    for feature in FEATURES:
+        views = importlib.import_module(f"campaign.{feature}.views")
+        for blueprint in views.create_blueprints():
+            app.register_blueprint(blueprint)
+    nav.init_app(app)
 
     errors.init_app(app)
     cli.init_app(app)

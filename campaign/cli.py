@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
 import sys
 from collections.abc import Callable
+from types import ModuleType
 
 import click
 from flask import Flask, current_app
@@ -17,8 +19,27 @@ log = logging.getLogger(__name__)
 
 group = AppGroup("campaign", help="Campaign mailer commands.")
 
-# Feature packages add their demo data here (each seeder must be idempotent).
-DEMO_SEEDERS: list[Callable[[], None]] = []
+
+
+def _feature_module(feature: str, name: str) -> ModuleType | None:
+    try:
+        return importlib.import_module(f"campaign.{feature}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"campaign.{feature}.{name}":
+            raise
+        return None
+
+
+def demo_seeders() -> list[Callable[[], None]]:
+    """Each feature's ``demo.seed()``, in FEATURES order (each must be idempotent)."""
+    from campaign import FEATURES
+
+    seeders = []
+    for feature in FEATURES:
+        module = _feature_module(feature, "demo")
+        if module is not None:
+            seeders.append(module.seed)
+    return seeders
 
 
 def _config() -> Config:
@@ -38,10 +59,11 @@ def init_command() -> None:
 @group.command("seed-demo")
 def seed_demo_command() -> None:
     """Add the demo data in all three languages (safe to run again)."""
-    for seeder in DEMO_SEEDERS:
+    seeders = demo_seeders()
+    for seeder in seeders:
         seeder()
-    db.session.commit()
-    click.echo(f"demo data present ({len(DEMO_SEEDERS)} seeders)")
+        db.session.commit()
+    click.echo(f"demo data present ({len(seeders)} seeders)")
 
 
 @group.command("create-organiser")
@@ -133,4 +155,10 @@ def serve_command(host: str, port: int) -> None:
 
 
 def init_app(app: Flask) -> None:
+    from campaign import FEATURES
+
+    for feature in FEATURES:
+        module = _feature_module(feature, "cli")
+        if module is not None:
+            module.register(group)
     app.cli.add_command(group)

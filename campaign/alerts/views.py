@@ -1,0 +1,9 @@
+"""Views of the alerts feature (to be built)."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+
+def create_blueprints() -> list[Blueprint]:
+    return []

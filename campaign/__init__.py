@@ -38,7 +38,9 @@ def create_app(config: Config | None = None) -> Flask:
     )
     _apply_config(app, config)
 
-    from campaign import cli, errors, extensions, i18n, jobs, security
+    from campaign import cli, errors, extensions, i18n, jobs, logs, security
+
+    logs.install()
     from campaign.extensions import csrf, db, limiter, migrate
 
     db.init_app(app)

@@ -161,7 +161,7 @@ def test_reconcile_recovers_rows_of_a_dead_worker(app: Flask, outbox) -> None:  
         db.session.commit()
         from workers.maintenance import reconcile
 
-        assert reconcile() == {"recovered": 1, "enqueued": 1}
+        assert reconcile() == {"recovered": 1, "enqueued": 1, "purged": 0}
     wait_for_jobs(app)
     assert len(outbox.outbox) == 1  # sent again once, with the same Message-ID
 

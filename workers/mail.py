@@ -48,6 +48,12 @@ def send_message(message_id: int) -> str:
     with transport().connect() as connection:
         result = connection.send(config.return_path, services.recipient(row), data)
     services.record_result(row, result, utcnow())
+    if result.suppress:
+        # 5.1.x: the address does not exist. Nothing more goes to it until a new opt-in.
+        from campaign.subscribers.models import SuppressionReason
+        from campaign.subscribers.services import suppress_bounced
+
+        suppress_bounced(session, row.to_index, SuppressionReason.BOUNCED)
     session.commit()
     log.info("message %s: %s %s", row.public_id, result.outcome, result.code)
     return result.outcome

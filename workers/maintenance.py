@@ -8,6 +8,7 @@ from campaign import jobs
 from campaign.db import utcnow
 from campaign.extensions import db
 from campaign.mail import services
+from campaign.subscribers.services import purge_unconfirmed
 
 log = logging.getLogger(__name__)
 
@@ -17,10 +18,13 @@ def reconcile() -> dict[str, int]:
     now = utcnow()
     recovered = services.recover_expired(session, now)
     session.commit()
+    purged = purge_unconfirmed(session, now)
+    session.commit()
     due = services.due_ids(session, now)
     session.commit()
     for message_id in due:
         jobs.enqueue_now(jobs.JobSpec("workers.mail.send_message", (message_id,), "mail", 120))
-    if recovered or due:
-        log.info("reconcile: %d recovered, %d enqueued", recovered, len(due))
-    return {"recovered": recovered, "enqueued": len(due)}
+    if recovered or due or purged:
+        log.info("reconcile: %d recovered, %d enqueued, %d unconfirmed sign-ups deleted",
+                 recovered, len(due), purged)
+    return {"recovered": recovered, "enqueued": len(due), "purged": purged}

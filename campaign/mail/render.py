@@ -35,7 +35,8 @@ def _block(template: Template, name: str, context: Mapping[str, Any]) -> str:
 
 def render_email(name: str, locale: str, context: Mapping[str, Any]) -> RenderedEmail:
     env = _strict_env()
-    base = {"lang": locale, **context}
+    config = current_app.extensions["campaign.config"]
+    base = {"lang": locale, "org_address": config.org_postal_address, **context}
     with force_locale(locale):
         text_t = env.get_template(f"email/{name}.txt")
         subject = " ".join(_block(text_t, "subject", base).split())

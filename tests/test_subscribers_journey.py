@@ -1,0 +1,328 @@
+"""The supporter's journey through the real app and a real SMTP server on loopback."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Callable, Iterator
+from email import policy
+from email.message import EmailMessage
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select
+
+from campaign.extensions import db
+from campaign.mail.models import OutgoingMessage
+from campaign.subscribers.models import Status, Subscriber, Suppression
+from tests.conftest import wait_for_jobs
+from tests.smtp_sink import SmtpSink
+
+TAJIK = set("ғӣқӯҳҷ")
+ADDRESS = "Supporter.Canary@Example.org"
+NAME = "Гулноза Canaryname"
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    server = SmtpSink()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def site(make_app: Callable[..., Flask], sink: SmtpSink) -> Flask:
+    return make_app(SMTP_URL=f"smtp://127.0.0.1:{sink.port}")
+
+
+def csrf_of(html: str) -> str:
+    match = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html)
+    assert match, "no CSRF token"
+    return match.group(1)
+
+
+def messages(sink: SmtpSink) -> list[EmailMessage]:
+    parsed = []
+    for _from, _rcpts, data in sink.messages:
+        message = BytesParser(policy=policy.default).parsebytes(data)
+        assert isinstance(message, EmailMessage)
+        parsed.append(message)
+    return parsed
+
+
+def text_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def subscribe(client: FlaskClient, lang: str, email: str = ADDRESS, name: str = NAME,
+              **extra: str) -> tuple[int, str]:
+    token = csrf_of(client.get(f"/{lang}/subscribe").get_data(as_text=True))
+    data = {"csrf_token": token, "email": email, "name": name, "language": lang,
+            "scope": "all", "consent": "y", **extra}
+    response = client.post(f"/{lang}/subscribe", data=data, follow_redirects=True)
+    return response.status_code, response.get_data(as_text=True)
+
+
+def link_in(message: EmailMessage, pattern: str) -> str:
+    match = re.search(r"http://127\.0\.0\.1:5000(" + pattern + r")", text_of(message))
+    assert match, f"no link like {pattern} in {text_of(message)!r}"
+    return match.group(1)
+
+
+def test_the_whole_journey_in_tajik_then_russian_then_one_click(
+    site: Flask, sink: SmtpSink
+) -> None:
+    client = site.test_client()
+    status, page = subscribe(client, "tg")
+    assert status == 200 and 'lang="tg"' in page
+    wait_for_jobs(site)
+    [confirmation] = messages(sink)
+    assert TAJIK & set(str(confirmation["Subject"]) + text_of(confirmation))
+    assert "Canaryname" not in text_of(confirmation)  # fixed text only: nothing echoed
+    assert sink.messages[0][1] == ["supporter.canary@example.org"]
+    confirm_path = link_in(confirmation, r"/tg/confirm/\S+")
+
+    # A GET (a mail scanner) only shows a page with a button.
+    page = client.get(confirm_path)
+    assert page.status_code == 200
+    with site.app_context():
+        assert db.session.scalar(select(Subscriber.status)) == Status.PENDING
+    done = client.post(confirm_path, data={"csrf_token": csrf_of(page.get_data(as_text=True))})
+    assert done.status_code == 200
+    wait_for_jobs(site)
+    with site.app_context():
+        assert db.session.scalar(select(Subscriber.status)) == Status.ACTIVE
+    welcome = messages(sink)[1]
+    assert TAJIK & set(text_of(welcome))
+    prefs_path = link_in(welcome, r"/tg/preferences/\S+")
+
+    # Switch to Russian: the next mail is Russian.
+    page = client.get(prefs_path)
+    assert page.status_code == 200
+    saved = client.post(prefs_path, data={"csrf_token": csrf_of(page.get_data(as_text=True)),
+                                          "language": "ru", "scope": "all", "name": NAME})
+    assert saved.status_code == 302
+    unsubscribe_path = link_in(welcome, r"/u/\S+")
+    # Exactly what a mailbox provider sends (RFC 8058): no cookie, no CSRF token.
+    provider = site.test_client(use_cookies=False)
+    response = provider.post(unsubscribe_path, data=b"List-Unsubscribe=One-Click",
+                             content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200 and "Location" not in response.headers
+    again = provider.post(unsubscribe_path, data=b"List-Unsubscribe=One-Click",
+                          content_type="application/x-www-form-urlencoded")
+    assert again.status_code == 200  # idempotent
+    wait_for_jobs(site)
+    goodbye = messages(sink)[2]
+    assert re.search("[а-яё]", text_of(goodbye)) and not TAJIK & set(text_of(goodbye))
+    assert len(messages(sink)) == 3  # the second POST sent nothing more
+    with site.app_context():
+        subscriber = db.session.scalars(select(Subscriber)).one()
+        assert subscriber.status == Status.UNSUBSCRIBED and subscriber.locale == "ru"
+        assert db.session.scalar(select(func.count()).select_from(Suppression)) == 1
+
+
+def test_unsubscribe_get_shows_a_button_and_changes_nothing(site: Flask, sink: SmtpSink) -> None:
+    client = site.test_client()
+    subscribe(client, "en")
+    wait_for_jobs(site)
+    confirm_path = link_in(messages(sink)[0], r"/en/confirm/\S+")
+    page = client.get(confirm_path).get_data(as_text=True)
+    client.post(confirm_path, data={"csrf_token": csrf_of(page)})
+    wait_for_jobs(site)
+    unsubscribe_path = link_in(messages(sink)[1], r"/u/\S+")
+    page = site.test_client().get(unsubscribe_path)
+    assert page.status_code == 200 and "List-Unsubscribe" in page.get_data(as_text=True)
+    with site.app_context():
+        assert db.session.scalar(select(Subscriber.status)) == Status.ACTIVE
+
+
+def snapshot(app: Flask) -> dict[str, list[tuple[object, ...]]]:
+    with app.app_context():
+        tables = {}
+        for table in db.metadata.sorted_tables:
+            rows = db.session.execute(select(table)).all()
+            tables[table.name] = sorted(tuple(map(repr, r)) for r in rows)
+        return tables
+
+
+def test_a_get_on_every_link_in_every_mail_changes_nothing(site: Flask, sink: SmtpSink) -> None:
+    client = site.test_client()
+    subscribe(client, "ru")
+    wait_for_jobs(site)
+    confirm_path = link_in(messages(sink)[0], r"/ru/confirm/\S+")
+    client.post(confirm_path, data={"csrf_token": csrf_of(client.get(confirm_path).get_data(
+        as_text=True))})
+    wait_for_jobs(site)
+    before = snapshot(site)
+    scanner = site.test_client(use_cookies=False)
+    links = set()
+    for message in messages(sink):
+        links |= set(re.findall(r"http://127\.0\.0\.1:5000(/\S+)", text_of(message)))
+        html = message.get_body(preferencelist=("html",))
+        assert html is not None
+        links |= set(re.findall(r'href="http://127\.0\.0\.1:5000(/[^"]+)"', html.get_content()))
+    assert len(links) >= 5
+    for path in links:
+        assert scanner.get(path).status_code < 500
+    assert snapshot(site) == before
+
+
+def test_fifty_sign_ups_for_one_address_from_many_ips_send_one_mail(
+    site: Flask, sink: SmtpSink
+) -> None:
+    variants = ["victim@gmail.com", "Victim@Gmail.com", "v.i.c.t.i.m@gmail.com",
+                "victim+x@googlemail.com", " victim@gmail.com "]
+    for n in range(50):
+        client = site.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"198.51.100.{n + 1}"
+        status, _page = subscribe(client, "en", email=variants[n % len(variants)], name="")
+        assert status == 200
+    wait_for_jobs(site)
+    assert len(sink.messages) == 1
+
+
+def test_the_answer_is_the_same_whatever_the_state_of_the_address(
+    site: Flask, sink: SmtpSink
+) -> None:
+    def answer(email: str) -> str:
+        _status, page = subscribe(site.test_client(), "en", email=email, name="")
+        return re.sub(r'value="[^"]+"|nonce-[^\'"]+|nonce="[^"]+"', "", page)
+
+    new = answer("new@example.org")
+    pending = answer("new@example.org")
+    with site.app_context():
+        subscriber = db.session.scalars(select(Subscriber)).one()
+        subscriber.status = Status.ACTIVE.value
+        db.session.commit()
+    active = answer("new@example.org")
+    with site.app_context():
+        db.session.scalars(select(Subscriber)).one().status = Status.UNSUBSCRIBED.value
+        db.session.commit()
+    unsubscribed = answer("new@example.org")
+    assert new == pending == active == unsubscribed
+
+
+def test_rows_at_rest_hold_no_address_or_name_in_clear(site: Flask, sink: SmtpSink,
+                                                       tmp_path: Path) -> None:
+    client = site.test_client()
+    subscribe(client, "tg")
+    wait_for_jobs(site)
+    with site.app_context():
+        db.session.remove()
+        db.engine.dispose()
+    raw = b""
+    for path in tmp_path.glob("test.db*"):
+        raw += path.read_bytes()
+    for needle in ("supporter.canary", "Canaryname", "Гулноза", "canary@"):
+        assert needle.encode() not in raw.lower() and needle.encode("utf-8") not in raw
+    connection = sqlite3.connect(tmp_path / "test.db")
+    dump = "\n".join(connection.iterdump())
+    connection.close()
+    assert "canary" not in dump.lower()
+
+
+def test_honeypot_gets_the_same_answer_and_stores_nothing(site: Flask, sink: SmtpSink) -> None:
+    status, page = subscribe(site.test_client(), "en", website="http://spam.example")
+    assert status == 200 and "Check your inbox" in page
+    wait_for_jobs(site)
+    assert sink.messages == []
+    with site.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Subscriber)) == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [("email", "not-an-address", "does not look like an email"),
+     ("email", "a@b.org\r\nBcc: x@example.org", "not allowed"),
+     ("email", "x" * 250 + "@example.org", ""),
+     ("name", "n" * 201, ""),
+     ("name", "bad\u202ename", "control characters"),
+     ("language", "fr", ""),
+     ("consent", "", "tick the box")],
+)
+def test_bad_input_gets_a_clear_400_with_the_form_kept(
+    site: Flask, field: str, value: str, message: str
+) -> None:
+    client = site.test_client()
+    token = csrf_of(client.get("/ru/subscribe").get_data(as_text=True))
+    data = {"csrf_token": token, "email": "kept@example.org", "name": "Kept Name",
+            "language": "ru", "scope": "all", "consent": "y", field: value}
+    if field == "consent":
+        del data["consent"]
+    response = client.post("/ru/subscribe", data=data)
+    assert response.status_code == 400
+    html = response.get_data(as_text=True)
+    assert 'lang="ru"' in html
+    if field != "name":
+        assert "Kept Name" in html
+    if message:
+        assert message in html or (field in {"consent"} and "tick" in html)
+    with site.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Subscriber)) == 0
+        assert db.session.scalar(select(func.count()).select_from(OutgoingMessage)) == 0
+
+
+def test_tampered_expired_and_reused_tokens(site: Flask, sink: SmtpSink) -> None:
+    client = site.test_client()
+    subscribe(client, "en")
+    wait_for_jobs(site)
+    confirm_path = link_in(messages(sink)[0], r"/en/confirm/\S+")
+    tampered = confirm_path[:-3] + ("AAA" if not confirm_path.endswith("AAA") else "BBB")
+    assert client.get(tampered).status_code == 400
+    page = client.get(confirm_path).get_data(as_text=True)
+    assert client.post(confirm_path, data={"csrf_token": csrf_of(page)}).status_code == 200
+    reused = client.post(confirm_path, data={"csrf_token": csrf_of(page)})
+    assert reused.status_code == 400
+    wait_for_jobs(site)
+    # A token of another purpose is refused.
+    unsubscribe_token = link_in(messages(sink)[1], r"/u/\S+").rsplit("/", 1)[1]
+    assert client.get(f"/en/preferences/{unsubscribe_token}").status_code == 400
+
+
+def test_erase_leaves_only_the_blind_index(site: Flask, sink: SmtpSink) -> None:
+    client = site.test_client()
+    subscribe(client, "en")
+    wait_for_jobs(site)
+    confirm_path = link_in(messages(sink)[0], r"/en/confirm/\S+")
+    client.post(confirm_path, data={"csrf_token": csrf_of(client.get(confirm_path).get_data(
+        as_text=True))})
+    wait_for_jobs(site)
+    prefs_path = link_in(messages(sink)[1], r"/en/preferences/\S+")
+    page = client.get(prefs_path).get_data(as_text=True)
+    exported = client.post(prefs_path + "/export", data={"csrf_token": csrf_of(page)})
+    assert exported.status_code == 200 and exported.json is not None
+    assert exported.json["email"] == "supporter.canary@example.org"
+    erased = client.post(prefs_path + "/erase", data={"erase-csrf_token": csrf_of(page),
+                                                      "erase-sure": "y"})
+    assert erased.status_code == 200
+    with site.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Subscriber)) == 0
+        assert db.session.scalar(select(func.count()).select_from(OutgoingMessage)) == 0
+        assert db.session.scalars(select(Suppression)).one().reason == "erased"
+    # The old links now lead nowhere, and the one-click endpoint answers calmly.
+    assert client.get(prefs_path).status_code == 410
+    unsubscribe_path = link_in(messages(sink)[1], r"/u/\S+")
+    response = site.test_client(use_cookies=False).post(
+        unsubscribe_path, data=b"List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded")
+    assert response.status_code == 200
+
+
+def test_unconfirmed_sign_ups_are_deleted_after_72_hours(site: Flask, sink: SmtpSink) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from campaign.subscribers.services import purge_unconfirmed
+
+    subscribe(site.test_client(), "en")
+    wait_for_jobs(site)
+    with site.app_context():
+        assert purge_unconfirmed(db.session, datetime.now(UTC) + timedelta(hours=71)) == 0
+        assert purge_unconfirmed(db.session, datetime.now(UTC) + timedelta(hours=73)) == 1
+        db.session.commit()
+        assert db.session.scalar(select(func.count()).select_from(Subscriber)) == 0

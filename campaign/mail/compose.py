@@ -37,16 +37,9 @@ import dkim
 import idna
 
 __all__ = [
-    "OutgoingMail",
-    "PreparedMessage",
-    "ascii_address",
-    "build_message",
-    "clean_header",
-    "dkim_sign",
-    "format_address",
-    "make_message_id",
-    "prepare",
-]
+    "OutgoingMail", "PreparedMessage", "ascii_address", "build_message", "clean_header",
+    "dkim_sign", "format_address", "make_message_id", "prepare",
+]  # fmt: skip
 
 # C0, DEL, C1 (NEL is U+0085), the Unicode line/paragraph separators, bidi embeddings,
 # overrides, isolates and marks, and lone surrogates (which cannot be encoded). A run of them,
@@ -126,23 +119,14 @@ def _needs_encoding(text: str) -> bool:
 def _encoded_words(text: str) -> str:
     """RFC 2047 B-encoded words, each holding whole characters and at most 64 characters
     long, separated by single spaces (which decoders drop between encoded words)."""
-    words: list[str] = []
-    chunk: list[bytes] = []
-    size = 0
+    chunks: list[bytes] = [b""]
     for char in text:
         octets = char.encode("utf-8")
-        if size + len(octets) > _WORD_BYTES:
-            words.append(_b_word(b"".join(chunk)))
-            chunk, size = [], 0
-        chunk.append(octets)
-        size += len(octets)
-    if chunk:
-        words.append(_b_word(b"".join(chunk)))
-    return " ".join(words)
-
-
-def _b_word(octets: bytes) -> str:
-    return "=?utf-8?b?" + binascii.b2a_base64(octets, newline=False).decode("ascii") + "?="
+        if len(chunks[-1]) + len(octets) > _WORD_BYTES:
+            chunks.append(b"")
+        chunks[-1] += octets
+    encoded = (binascii.b2a_base64(c, newline=False).decode("ascii") for c in chunks if c)
+    return " ".join(f"=?utf-8?b?{word}?=" for word in encoded)
 
 
 def _unstructured(value: str) -> str:
@@ -179,10 +163,9 @@ def make_message_id(domain: str, seed: bytes | None = None, key: bytes | None = 
 
 
 def _message_id(value: str) -> str:
-    mid = clean_header(value)
-    inner = mid[1:-1] if mid.startswith("<") and mid.endswith(">") else mid
-    left, at, right = inner.rpartition("@")
-    if not at or not left or not _URI.fullmatch(inner) or not _URI.fullmatch(right):
+    inner = clean_header(value).removeprefix("<").removesuffix(">")
+    left, _, right = inner.rpartition("@")
+    if not left or not right or not _URI.fullmatch(inner) or len(inner) > 900:
         raise ValueError("invalid Message-ID")
     return f"<{inner}>"
 
@@ -277,12 +260,12 @@ class _Body:
         self.escape = escape
         self.pieces = _TOKEN.split(text) if "%%" in text else [text]
         if tokens is not None:  # only the declared tokens are placeholders
-            merged: list[str] = [self.pieces[0]]
-            for i in range(1, len(self.pieces), 2):
-                if self.pieces[i] in tokens:
-                    merged += [self.pieces[i], self.pieces[i + 1]]
+            merged, pieces = [self.pieces[0]], self.pieces
+            for name, after in zip(pieces[1::2], pieces[2::2], strict=True):
+                if name in tokens:
+                    merged += [name, after]
                 else:
-                    merged[-1] += f"%%{self.pieces[i]}%%{self.pieces[i + 1]}"
+                    merged[-1] += f"%%{name}%%{after}"
             self.pieces = merged
         self.tokens = frozenset(self.pieces[1::2])
         self.static = None if self.tokens else _encode_body(text, self.cte)
@@ -320,10 +303,11 @@ def _mime_skeleton(bodies: list[_Body], html: bool) -> list[bytes]:
     skeleton = buffer.getvalue()
     pieces: list[bytes] = []
     for mark in marks:
-        before, _, skeleton = skeleton.partition(mark.encode("ascii") + _CRLF)
+        before, found, skeleton = skeleton.partition(mark.encode("ascii") + _CRLF)
+        if not found:  # pragma: no cover - the generator writes payloads verbatim
+            raise RuntimeError("MIME skeleton lost a body marker")
         pieces.append(before)
-    pieces.append(skeleton)
-    return pieces
+    return [*pieces, skeleton]
 
 
 class PreparedMessage:
@@ -382,19 +366,20 @@ class PreparedMessage:
             _fold("Message-ID", _message_id(message_id)),
             self._tail,
         ]
-        links = []
+        links, one_click = [], False
         if unsubscribe_url is not None:
             url = _uri(unsubscribe_url, "unsubscribe")
             if not url.startswith(("https://", "http://")):
                 raise ValueError("the unsubscribe URL must be http(s)")
             links.append(f"<{url}>")
+            # RFC 8058 one-click needs https; plain http (development) gets the link only.
+            one_click = url.startswith("https://")
         if unsubscribe_mailto is not None:
             mailto = _uri(unsubscribe_mailto, "mailto")
             links.append(f"<{mailto if mailto.startswith('mailto:') else 'mailto:' + mailto}>")
         if links:
             out.append(_fold("List-Unsubscribe", ", ".join(links)))
-        if unsubscribe_url is not None and unsubscribe_url.startswith("https://"):
-            # RFC 8058 one-click needs https; plain http (development) gets the link only.
+        if one_click:
             out.append(b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n")
         out.append(self._skeleton_head)
         for body, rest in zip(self._bodies, self._skeleton_rest, strict=True):

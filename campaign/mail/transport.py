@@ -30,16 +30,9 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from campaign.mail.compose import ascii_address
 
 __all__ = [
-    "Connection",
-    "MaildirTransport",
-    "MemoryTransport",
-    "Outcome",
-    "SMTPTransport",
-    "SendResult",
-    "Transport",
-    "classify_reply",
-    "transport_from_url",
-]
+    "Connection", "MaildirTransport", "MemoryTransport", "Outcome", "SMTPConnection",
+    "SMTPTransport", "SendResult", "Transport", "classify_reply", "scrub", "transport_from_url",
+]  # fmt: skip
 
 Outcome = Literal["sent", "retry", "failed", "policy", "paused", "unknown"]
 

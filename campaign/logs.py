@@ -16,7 +16,12 @@ _TOKEN_PATH = re.compile(
 _SIGNED = re.compile(r"\b[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{16,}\b")
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _IPV4 = re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}\b")
-_IPV6 = re.compile(r"\b(?:[0-9a-fA-F]{1,4}:){2,7}[0-9a-fA-F]{0,4}\b")
+_HEX = r"[0-9a-fA-F]{1,4}"
+# Full or "::"-compressed IPv6; clock times such as 19:00:00 do not match.
+_IPV6 = re.compile(
+    rf"(?<![\w:])(?:(?:{_HEX}:){{7}}{_HEX}|(?:{_HEX}(?::{_HEX})*)?::(?:{_HEX}(?::{_HEX})*)?)"
+    r"(?![\w:])"
+)
 _QUERY_SECRET = re.compile(r"([?&](?:token|next|email)=)[^&\s\"']+")
 
 

@@ -25,6 +25,7 @@ translations: $(STAMP)
 	$(BIN)/pybabel extract -F pyproject.toml -k _l -k lazy_gettext -k lazy_ngettext:1,2 \
 		-k lazy_pgettext:1c,2 --no-location --sort-output \
 		--project campaign-mailer --version 0.1 --copyright-holder "Campaign mailer contributors" \
+		--add-comments=Translators: \
 		-o translations/messages.pot .
 	$(BIN)/pybabel update -i translations/messages.pot -d translations --no-fuzzy-matching --ignore-obsolete
 	$(BIN)/pybabel compile -d translations

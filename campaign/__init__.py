@@ -13,7 +13,7 @@ from config import ROOT, Config, ConfigError, config_from_environment
 
 # Feature packages, each with models, services, forms, views (``create_blueprints()``) and,
 # where it has them, ``cli.register(group)`` commands and a ``demo.seed()`` function.
-FEATURES: tuple[str, ...] = ("subscribers", "cases", "alerts", "actions", "targets")
+FEATURES: tuple[str, ...] = ("cases", "targets", "subscribers", "alerts", "actions")
 
 TEMPLATES = ROOT / "templates"
 TRANSLATIONS = ROOT / "translations"

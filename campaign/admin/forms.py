@@ -25,6 +25,32 @@ class CodeForm(FlaskForm):
     )
 
 
+class SecondFactorForm(FlaskForm):
+    """The sign-in and re-confirmation step: a TOTP code, or one of the recovery codes."""
+
+    code = StringField(
+        _l("Six-digit code from your authenticator app, or a recovery code"),
+        validators=[DataRequired(), Length(min=6, max=32)],
+        render_kw={"autocomplete": "one-time-code", "autocapitalize": "off",
+                   "spellcheck": "false"},
+    )
+
+
+class ResetRequestForm(FlaskForm):
+    email = EmailField(_l("Email address"), validators=[DataRequired(), Length(max=254)])
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: only the CSRF token."""
+
+
+class AuditFilterForm(FlaskForm):
+    class Meta:
+        csrf = False  # a GET filter changes nothing
+
+    action = SelectField(_l("Action"), choices=[], validate_choice=False)
+
+
 class PasswordForm(FlaskForm):
     current = PasswordField(_l("Current password"), validators=[DataRequired()])
     new = PasswordField(
@@ -78,3 +104,7 @@ class InviteForm(FlaskForm):
         choices=language_choices(),
         default="en",
     )
+
+
+class RoleForm(FlaskForm):
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)

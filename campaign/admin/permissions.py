@@ -19,6 +19,7 @@ class Permission(StrEnum):
     SETTINGS = "settings"
     VERIFY_TARGETS = "verify_targets"
     AUDIT = "audit"
+    APPROVE = "approve"  # be the second person on a bulk send or an export
 
 
 ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
@@ -32,6 +33,7 @@ ROLE_PERMISSIONS: dict[str, frozenset[Permission]] = {
             Permission.SUBSCRIBERS,
             Permission.EXPORT,
             Permission.OUTBOX,
+            Permission.APPROVE,
         }
     ),
     Role.TRANSLATOR.value: frozenset({Permission.VIEW, Permission.EDIT_TRANSLATIONS}),

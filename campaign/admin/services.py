@@ -25,6 +25,10 @@ TABLE = "organisers"
 PASSWORD_MIN = 14
 PASSWORD_MAX = 128
 LOCK_AFTER = 5  # consecutive failures before the account is throttled
+# A password spray: this many failed sign-ins from one address within the window, across any
+# accounts, and that address (only) is refused until the window has passed.
+IP_FAILURE_LIMIT = 10
+IP_WINDOW = timedelta(minutes=15)
 TOTP_ISSUER = "Campaign mailer"
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
@@ -115,6 +119,8 @@ def authenticate(
 
     Failures are counted per account: after LOCK_AFTER in a row the account waits a growing
     time (1, 2, 4 … 60 minutes) before the next try counts. Other accounts are unaffected.
+    The count is only cleared when the second factor passes too (:func:`clear_failures`), so
+    knowing the password does not reset the wait for someone guessing TOTP codes.
     """
     organiser = find_by_email(session, email)
     if organiser is None or organiser.password_hash is None:
@@ -124,18 +130,45 @@ def authenticate(
         _verify(_DUMMY_HASH, password)
         return None
     if not _verify(organiser.password_hash, password):
-        organiser.failed_logins += 1
-        if organiser.failed_logins >= LOCK_AFTER:
-            minutes = min(2 ** (organiser.failed_logins - LOCK_AFTER), 60)
-            organiser.locked_until = now + timedelta(minutes=minutes)
+        record_failure(organiser, now)
         session.flush()
         return None
-    organiser.failed_logins = 0
-    organiser.locked_until = None
     if _hasher.check_needs_rehash(organiser.password_hash):
         organiser.password_hash = _hasher.hash(password)
     session.flush()
     return organiser
+
+
+def record_failure(organiser: Organiser, now: datetime) -> None:
+    """A wrong password or a wrong second factor: throttle this account after LOCK_AFTER."""
+    organiser.failed_logins = (organiser.failed_logins or 0) + 1
+    if organiser.failed_logins >= LOCK_AFTER:
+        minutes = min(2 ** min(organiser.failed_logins - LOCK_AFTER, 6), 60)
+        organiser.locked_until = now + timedelta(minutes=minutes)
+
+
+def clear_failures(organiser: Organiser) -> None:
+    organiser.failed_logins = 0
+    organiser.locked_until = None
+
+
+def ip_throttled(session: SessionLike, ip: str | None, now: datetime) -> bool:
+    """True when this address failed to sign in IP_FAILURE_LIMIT times within IP_WINDOW,
+    whichever accounts it tried: a password spray is caught per address, and nobody else is
+    locked out. The audit log is the record counted (failed sign-ins are always audited)."""
+    digest = ip_hash(ip)
+    if digest is None:
+        return False
+    failures = session.scalar(
+        select(func.count())
+        .select_from(AuditEvent)
+        .where(
+            AuditEvent.ip_hash == digest,
+            AuditEvent.action == "login.failed",
+            AuditEvent.at >= now - IP_WINDOW,
+        )
+    )
+    return int(failures or 0) >= IP_FAILURE_LIMIT
 
 
 def _verify(password_hash: str, password: str) -> bool:
@@ -153,7 +186,67 @@ def set_password(organiser: Organiser, password: str) -> None:
     """A new password ends every other session of the account."""
     organiser.password_hash = hash_password(password)
     organiser.password_temporary = False
-    organiser.session_generation += 1
+    end_all_sessions(organiser)
+
+
+def end_all_sessions(organiser: Organiser) -> None:
+    """Every session of this account stops at its next request (see ``auth.load_organiser``)."""
+    organiser.session_generation = (organiser.session_generation or 0) + 1
+
+
+# --- accounts managed by an administrator ----------------------------------------------------
+
+
+def find_by_public_id(session: SessionLike, oid: str) -> Organiser | None:
+    return session.scalar(select(Organiser).where(Organiser.public_id == oid))
+
+
+def _active_admins(session: SessionLike) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(Organiser)
+            .where(Organiser.role == Role.ADMIN.value, Organiser.active.is_(True))
+        )
+        or 0
+    )
+
+
+def _check_not_self_or_last_admin(session: SessionLike, target: Organiser,
+                                  actor: Organiser) -> None:
+    if target.id == actor.id:
+        raise AccountError("self")
+    if target.role == Role.ADMIN.value and target.active and _active_admins(session) <= 1:
+        raise AccountError("last_admin")
+
+
+def change_role(session: SessionLike, target: Organiser, role: Role, actor: Organiser) -> str:
+    """Give ``target`` another role; returns the old one. Nobody changes their own role, and
+    the last active administrator stays one."""
+    old = target.role
+    if old == role.value:
+        return old
+    if role is not Role.ADMIN:
+        _check_not_self_or_last_admin(session, target, actor)
+    elif target.id == actor.id:
+        raise AccountError("self")
+    target.role = role.value
+    session.flush()
+    return old
+
+
+def disable(session: SessionLike, target: Organiser, actor: Organiser) -> None:
+    """Pause an account: it cannot sign in and every one of its sessions ends now."""
+    _check_not_self_or_last_admin(session, target, actor)
+    target.active = False
+    end_all_sessions(target)
+    session.flush()
+
+
+def enable(session: SessionLike, target: Organiser) -> None:
+    target.active = True
+    clear_failures(target)
+    session.flush()
 
 
 # --- TOTP ------------------------------------------------------------------------------------
@@ -206,7 +299,7 @@ def confirm_enrolment(organiser: Organiser, code: str, now: datetime) -> bool:
     )
     organiser.totp_pending_enc = None
     organiser.totp_last_step = step
-    organiser.session_generation += 1
+    end_all_sessions(organiser)
     return True
 
 
@@ -237,7 +330,7 @@ def accept_invitation(organiser: Organiser, nonce: str, password: str) -> None:
     organiser.password_hash = hash_password(password)
     organiser.password_temporary = False
     organiser.invite_nonce = None
-    organiser.session_generation += 1
+    end_all_sessions(organiser)
 
 
 # --- audit -----------------------------------------------------------------------------------

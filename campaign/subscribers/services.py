@@ -478,3 +478,21 @@ def suppress_bounced(session: SessionLike, address_index: bytes, reason: Suppres
                              else Status.COMPLAINED).value
         record(session, subscriber, subscriber.status)
     session.flush()
+
+
+# --- bulk import ------------------------------------------------------------------------------
+
+
+def sealed_columns(pid: str, address: str, name: str, index: bytes | None = None
+                   ) -> dict[str, bytes | None]:
+    """The encrypted and indexed columns of a new subscriber row, built without an ORM object
+    (bulk import): exactly what :func:`set_email` and :func:`set_name` store. ``address`` is
+    normalised and ``name`` cleaned (:func:`clean_name`) by the caller, who may pass the
+    ``email_index(address)`` it already computed."""
+    sealer = cipher()
+    return {
+        "email_enc": sealer.encrypt(address, table=TABLE, column="email", row=pid),
+        "email_index": index if index is not None else email_index(address),
+        "fold_index": fold_index(address),
+        "name_enc": sealer.encrypt(name, table=TABLE, column="name", row=pid) if name else None,
+    }

@@ -20,7 +20,7 @@ from campaign.extensions import blind_index, cipher
 from campaign.mail.compose import OutgoingMail, build_message, dkim_sign, make_message_id
 from campaign.mail.models import Kind, OutgoingMessage, Status
 from campaign.mail.render import render_email
-from campaign.mail.transport import SendResult
+from campaign.mail.transport import SendResult, scrub
 from config import Config
 
 log = logging.getLogger(__name__)
@@ -161,7 +161,8 @@ def _retry_delay(attempts: int) -> timedelta:
 def record_result(row: OutgoingMessage, result: SendResult, now: datetime) -> None:
     """Move a row on after the server's answer."""
     row.last_code = result.code
-    row.last_reply = result.reply[:500] if result.reply else None
+    # Scrubbed again here, whatever the transport did: no address is ever stored in clear.
+    row.last_reply = scrub(result.reply) if result.reply else None
     row.lease_until = None
     row.updated_at = now
     outcome = result.outcome
@@ -200,7 +201,7 @@ def unknown_outcome(row: OutgoingMessage, now: datetime) -> None:
 def record_failure(row: OutgoingMessage, reason: str, now: datetime, max_attempts: int = 3) -> None:
     """A message that could not even be built (a broken template): retry a few times, then
     fail with the reason, so the rest of the queue goes on."""
-    row.last_reply = reason[:500]
+    row.last_reply = scrub(reason)
     row.lease_until = None
     row.updated_at = now
     if row.attempts >= max_attempts:

@@ -145,12 +145,19 @@ def after_commit(session: SessionLike, spec: JobSpec) -> None:
 
 
 def _flush_pending(session: Session) -> None:
+    # SQLAlchemy also fires after_commit when a SAVEPOINT is released: only the real commit
+    # of the outermost transaction may let work out.
+    if session.in_nested_transaction():
+        return
     pending: list[tuple[Flask, JobSpec]] = session.info.pop(_PENDING, [])
     for app, spec in pending:
         app.extensions["campaign.runner"].enqueue(spec)
 
 
 def _drop_pending(session: Session) -> None:
+    # A rolled-back SAVEPOINT keeps the outer transaction and the work it recorded.
+    if session.in_nested_transaction():
+        return
     session.info.pop(_PENDING, None)
 
 
@@ -166,6 +173,35 @@ def enqueue_send_message(session: SessionLike, message_id: int) -> None:
     after_commit(session, JobSpec("workers.mail.send_message", (message_id,), "mail", 120))
 
 
+def enqueue_alert_fan_out(session: SessionLike, alert_id: int) -> None:
+    """Create an alert's delivery rows in chunks, enqueueing their batches as it goes."""
+    after_commit(session, JobSpec("workers.alerts.fan_out", (alert_id,), "alerts", 3600))
+
+
+def enqueue_alert_batch(session: SessionLike, alert_id: int, delivery_ids: tuple[int, ...]) -> None:
+    """Send a few hundred deliveries of one alert over one SMTP connection."""
+    after_commit(session, JobSpec("workers.alerts.send_batch", (alert_id, delivery_ids), "alerts",
+                                  1800))
+
+
+def letter_job(delivery_id: int) -> JobSpec:
+    return JobSpec("workers.letters.send_letter", (delivery_id,), "letters", 120)
+
+
+def digest_job(digest_id: int) -> JobSpec:
+    return JobSpec("workers.letters.send_digest", (digest_id,), "letters", 120)
+
+
+def enqueue_send_letter(session: SessionLike, delivery_id: int) -> None:
+    """Send one confirmed letter to one institution (at most once)."""
+    after_commit(session, letter_job(delivery_id))
+
+
+def enqueue_send_digest(session: SessionLike, digest_id: int) -> None:
+    """Send one approved digest to its institution (at most once)."""
+    after_commit(session, digest_job(digest_id))
+
+
 def enqueue_reconcile() -> None:
     runner().enqueue(JobSpec("workers.maintenance.reconcile", (), "default", 600))
 
@@ -175,7 +211,11 @@ def enqueue_now(spec: JobSpec) -> None:
     runner().enqueue(spec)
 
 
-JOB_FUNCTIONS: tuple[str, ...] = ("workers.mail.send_message", "workers.maintenance.reconcile")
+JOB_FUNCTIONS: tuple[str, ...] = (
+    "workers.mail.send_message", "workers.maintenance.reconcile",
+    "workers.alerts.fan_out", "workers.alerts.send_batch",
+    "workers.letters.send_letter", "workers.letters.send_digest",
+)
 
 
 def make_runner(app: Flask, config: Config) -> Runner:

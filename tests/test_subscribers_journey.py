@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html as html_lib
 import re
 import sqlite3
 from collections.abc import Callable, Iterator
@@ -11,6 +12,7 @@ from email.parser import BytesParser
 from pathlib import Path
 
 import pytest
+from babel.support import Translations
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -22,6 +24,7 @@ from tests.conftest import wait_for_jobs
 from tests.smtp_sink import SmtpSink
 
 TAJIK = set("ғӣқӯҳҷ")
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 ADDRESS = "Supporter.Canary@Example.org"
 NAME = "Гулноза Canaryname"
 
@@ -238,13 +241,14 @@ def test_honeypot_gets_the_same_answer_and_stores_nothing(site: Flask, sink: Smt
 
 @pytest.mark.parametrize(
     ("field", "value", "message"),
-    [("email", "not-an-address", "does not look like an email"),
-     ("email", "a@b.org\r\nBcc: x@example.org", "not allowed"),
+    [("email", "not-an-address", "This does not look like an email address. Please check it."),
+     ("email", "a@b.org\r\nBcc: x@example.org",
+      "The address contains characters that are not allowed."),
      ("email", "x" * 250 + "@example.org", ""),
      ("name", "n" * 201, ""),
-     ("name", "bad\u202ename", "control characters"),
+     ("name", "bad\u202ename", "Please remove the invisible or control characters."),
      ("language", "fr", ""),
-     ("consent", "", "tick the box")],
+     ("consent", "", "Please tick the box to agree, or we cannot send you alerts.")],
 )
 def test_bad_input_gets_a_clear_400_with_the_form_kept(
     site: Flask, field: str, value: str, message: str
@@ -262,7 +266,10 @@ def test_bad_input_gets_a_clear_400_with_the_form_kept(
     if field != "name":
         assert "Kept Name" in html
     if message:
-        assert message in html or (field in {"consent"} and "tick" in html)
+        # The error is shown in the page's language (Russian here), not in English.
+        russian = Translations.load(str(TRANSLATIONS), ["ru"]).gettext(message)
+        assert russian != message
+        assert html_lib.escape(russian, quote=True) in html
     with site.app_context():
         assert db.session.scalar(select(func.count()).select_from(Subscriber)) == 0
         assert db.session.scalar(select(func.count()).select_from(OutgoingMessage)) == 0

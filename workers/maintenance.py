@@ -24,7 +24,14 @@ def reconcile() -> dict[str, int]:
     session.commit()
     for message_id in due:
         jobs.enqueue_now(jobs.JobSpec("workers.mail.send_message", (message_id,), "mail", 120))
+    from workers.letters import reconcile_letters
+
+    reconcile_letters(now)
+    from workers.alerts import reconcile_alerts
+
+    alerts = reconcile_alerts()  # alert deliveries, due schedules, stalled fan-outs
     if recovered or due or purged:
         log.info("reconcile: %d recovered, %d enqueued, %d unconfirmed sign-ups deleted",
                  recovered, len(due), purged)
-    return {"recovered": recovered, "enqueued": len(due), "purged": purged}
+    return {"recovered": recovered + alerts["recovered"],
+            "enqueued": len(due) + alerts["enqueued"], "purged": purged}

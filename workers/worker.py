@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -18,11 +19,18 @@ class AppContextJob(Job):
     """Runs each job inside the application context of the worker's app."""
 
     app: ClassVar[Flask | None] = None
+    parent_pid: ClassVar[int] = 0
 
     def perform(self) -> Any:
         if self.app is None:  # pragma: no cover - set by run_worker
             raise RuntimeError("AppContextJob.app is not set")
         with self.app.app_context():
+            if os.getpid() != self.parent_pid:
+                # A forked job must not share the parent's database connections: drop the
+                # inherited pool without closing the parent's sockets.
+                from campaign.extensions import db
+
+                db.engine.dispose(close=False)
             return super().perform()
 
 
@@ -30,6 +38,7 @@ def make_worker(
     app: Flask, connection: Any, queues: Sequence[str], simple: bool = False
 ) -> BaseWorker:
     AppContextJob.app = app
+    AppContextJob.parent_pid = os.getpid()
     worker_class = SimpleWorker if simple else Worker
     return worker_class(
         [Queue(name, connection=connection) for name in queues],

@@ -1,0 +1,316 @@
+"""The delivery engine on real components: PostgreSQL, RQ (a real worker, in this process) on a
+private redis-server, an aiosmtpd sink. SMTP replies 451, 550 5.1.1, 554 5.7.1 and 421; a
+schedule across a Redis flush; a double click; an unsubscribe while pending; the shared rate."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from redis import Redis
+from rq import Queue
+from sqlalchemy import select, text
+
+from campaign.admin.models import Organiser
+from campaign.alerts import ratelimit, sending, services
+from campaign.alerts.models import AlertDelivery
+from campaign.extensions import db
+from campaign.subscribers.models import Subscriber, Suppression
+from campaign.subscribers.services import unsubscribe_token
+from tests.smtp_sink import SmtpSink
+from tests.test_alerts_support import (
+    PrivateRedis,
+    add_subscribers,
+    alert_of,
+    language_of,
+    make_alert,
+    organiser,
+    parse,
+    received,
+    send_now,
+)
+from workers.maintenance import reconcile
+from workers.worker import make_worker
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def private_redis(redis_server: PrivateRedis) -> PrivateRedis:
+    redis_server.flushall()  # our own server: never the shared one on 6379
+    return redis_server
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    with SmtpSink() as server:
+        yield server
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask], pg_url: str, private_redis: PrivateRedis,
+        sink: SmtpSink) -> Flask:
+    return make_app(DATABASE_URL=pg_url, REDIS_URL=private_redis.url, JOB_RUNNER="rq",
+                    SMTP_URL=f"smtp://127.0.0.1:{sink.port}", SEND_RATE="100000",
+                    BASE_URL="https://campaign.example.org")
+
+
+def work(app: Flask, redis: PrivateRedis, max_jobs: int | None = None) -> None:
+    """Run the queued jobs with a real RQ worker (in this process) until the queues are empty."""
+    connection = Redis.from_url(redis.url)
+    try:
+        make_worker(app, connection, ["alerts", "mail"], simple=True).work(
+            burst=True, max_jobs=max_jobs)
+    finally:
+        connection.close()
+
+
+def time_passes(app: Flask) -> None:
+    """As if the retry delay were over: every waiting row is due now, and was last touched
+    an hour ago."""
+    with app.app_context():
+        db.session.execute(text(
+            "UPDATE alert_deliveries SET updated_at = updated_at - interval '1 hour', "
+            "next_attempt_at = CASE WHEN next_attempt_at IS NULL THEN NULL "
+            "ELSE now() - interval '1 second' END"))
+        db.session.commit()
+
+
+def run_reconcile(app: Flask) -> dict[str, int]:
+    with app.app_context():
+        return reconcile()
+
+
+def test_451_for_a_while_then_acceptance_delivers_everyone_once(
+    app: Flask, private_redis: PrivateRedis, sink: SmtpSink,
+) -> None:
+    made = add_subscribers(app, 30)
+    tries: Counter[str] = Counter()
+    sink.rcpt_reply = lambda to: (tries.update([to]), "451 4.7.1 <x@y> greylisted")[1] \
+        if tries[to] < 2 else None
+    pid = make_alert(app)
+    send_now(app, pid)
+    work(app, private_redis)
+    assert received(sink) == Counter()
+    state = alert_of(app, pid)
+    assert state == {**state, "status": "sending", "counts": {"pending": 30}}
+    with app.app_context():
+        rows = db.session.scalars(select(AlertDelivery)).all()
+        assert all(r.next_attempt_at and r.next_attempt_at > datetime.now(UTC) for r in rows)
+        assert all(r.last_code == 451 and "x@y" not in (r.last_reply or "") for r in rows)
+    for _ in range(2):
+        time_passes(app)
+        run_reconcile(app)
+        work(app, private_redis)
+    assert received(sink) == Counter({a: 1 for a, _ in made})
+    assert alert_of(app, pid)["status"] == "sent"
+    message_ids = [parse(data)["Message-ID"] for _, _, data in sink.messages]
+    assert len(set(message_ids)) == 30
+
+
+def test_550_5_1_1_fails_and_suppresses_those_and_the_rest_is_delivered(
+    app: Flask, private_redis: PrivateRedis, sink: SmtpSink,
+) -> None:
+    made = add_subscribers(app, 20)
+    bad = {a for a, _ in made[::5]}
+    sink.rcpt_reply = lambda to: "550 5.1.1 <to> user unknown" if to in bad else None
+    pid = make_alert(app)
+    send_now(app, pid)
+    work(app, private_redis)
+    assert set(received(sink)) == {a for a, _ in made} - bad
+    assert alert_of(app, pid) | {"id": 0} == {"status": "sent", "counts": {"sent": 16,
+                                              "failed": 4}, "id": 0, "duplicates": 0,
+                                              "reason": None}
+    with app.app_context():
+        assert len(db.session.scalars(select(Suppression)).all()) == 4
+        statuses = Counter(db.session.scalars(select(Subscriber.status)))
+        assert statuses == {"active": 16, "bounced": 4}
+        alert = services.find(db.session, pid)
+        who = db.session.get(Organiser, organiser(app))
+        assert alert is not None and who is not None
+        assert sending.retry_failed(db.session, alert, who) == 0  # bounces are not retried
+
+
+def test_a_burst_of_5_7_x_pauses_the_alert_and_resume_continues(
+    app: Flask, private_redis: PrivateRedis, sink: SmtpSink,
+) -> None:
+    made = add_subscribers(app, 60)
+    refused: list[str] = []
+
+    def reply(rcpts: list[str]) -> str | None:
+        if len(refused) < 10:  # ten refusals in a row: a burst
+            refused.extend(rcpts)
+            return "554 5.7.1 message refused as spam"
+        return None
+
+    sink.data_reply = reply
+    pid = make_alert(app)
+    send_now(app, pid)
+    work(app, private_redis)
+    state = alert_of(app, pid)
+    assert state["status"] == "paused" and state["reason"].startswith("policy: 554 5.7.1")
+    assert state["counts"] == {"failed": 10, "pending": 50}  # untried rows stay pending
+    with app.app_context():
+        alert = services.find(db.session, pid)
+        who = db.session.get(Organiser, organiser(app))
+        assert alert is not None and who is not None
+        sending.resume(db.session, alert, who)
+        db.session.commit()
+    work(app, private_redis)
+    assert alert_of(app, pid)["counts"] == {"failed": 10, "sent": 50}
+    with app.app_context():
+        alert = services.find(db.session, pid)
+        who = db.session.get(Organiser, organiser(app))
+        assert alert is not None and who is not None
+        assert sending.retry_failed(db.session, alert, who) == 10
+        db.session.commit()
+    work(app, private_redis)
+    assert received(sink) == Counter({a: 1 for a, _ in made})
+    assert alert_of(app, pid)["status"] == "sent"
+
+
+def test_421_at_connect_pauses_the_relay_and_fails_nothing(
+    app: Flask, private_redis: PrivateRedis, sink: SmtpSink,
+) -> None:
+    made = add_subscribers(app, 10)
+    sink.refuse_connect = "421 4.3.2 too busy, come back later"
+    pid = make_alert(app)
+    send_now(app, pid)
+    work(app, private_redis)
+    state = alert_of(app, pid)
+    assert state["status"] == "sending" and state["counts"] == {"pending": 10}
+    assert private_redis.client.pttl(ratelimit.RELAY_KEY) > 0  # other workers hold off too
+    sink.refuse_connect = None
+    private_redis.client.delete(ratelimit.RELAY_KEY)
+    time_passes(app)
+    run_reconcile(app)
+    work(app, private_redis)
+    assert received(sink) == Counter({a: 1 for a, _ in made})
+
+
+def test_a_schedule_survives_a_redis_flush(
+    app: Flask, private_redis: PrivateRedis, sink: SmtpSink,
+) -> None:
+    made = add_subscribers(app, 9)
+    pid = make_alert(app)
+    with app.app_context():
+        alert = services.find(db.session, pid)
+        who = db.session.get(Organiser, organiser(app))
+        assert alert is not None and who is not None
+        sending.schedule(db.session, alert, datetime.now(UTC) + timedelta(hours=1), who)
+        db.session.commit()
+    private_redis.flushall()
+    run_reconcile(app)
+    assert alert_of(app, pid)["status"] == "scheduled"  # not due yet
+    with app.app_context():  # an hour later
+        db.session.execute(text("UPDATE alerts SET scheduled_at = now() - interval '1 second'"))
+        db.session.commit()
+    assert run_reconcile(app)["enqueued"] == 1
+    work(app, private_redis)
+    assert received(sink) == Counter({a: 1 for a, _ in made})
+
+
+def test_a_double_click_on_send_makes_exactly_one_fan_out(
+    app: Flask, private_redis: PrivateRedis, sink: SmtpSink,
+) -> None:
+    made = add_subscribers(app, 40)
+    pid = make_alert(app)
+    barrier = threading.Barrier(4)
+    results: list[bool] = []
+
+    def click() -> None:
+        barrier.wait()
+        results.append(send_now(app, pid))
+
+    threads = [threading.Thread(target=click) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == [False, False, False, True]
+    assert Queue("alerts", connection=private_redis.client).count == 1
+    work(app, private_redis)
+    assert received(sink) == Counter({a: 1 for a, _ in made})
+
+
+def test_an_unsubscribe_while_pending_stops_mail_to_that_address(
+    app: Flask, private_redis: PrivateRedis, sink: SmtpSink,
+) -> None:
+    made = add_subscribers(app, 12)
+    pid = make_alert(app)
+    send_now(app, pid)
+    work(app, private_redis, max_jobs=1)  # only the fan-out: the rows wait
+    assert alert_of(app, pid)["counts"] == {"pending": 12}
+    with app.app_context(), app.test_request_context():
+        leaving = db.session.scalars(select(Subscriber).order_by(Subscriber.id)).first()
+        assert leaving is not None
+        token = unsubscribe_token(leaving)
+    response = app.test_client().post(f"/u/{token}", data={"List-Unsubscribe": "One-Click"})
+    assert response.status_code == 200
+    work(app, private_redis)
+    assert made[0][0] not in received(sink)
+    assert sum(received(sink).values()) == 11
+    assert alert_of(app, pid)["counts"] == {"sent": 11, "cancelled": 1}
+
+
+def test_messages_go_out_in_each_language_with_one_connection_per_batch(
+    app: Flask, private_redis: PrivateRedis, sink: SmtpSink,
+) -> None:
+    made = add_subscribers(app, 30)
+    pid = make_alert(app)
+    send_now(app, pid)
+    work(app, private_redis)
+    language = dict(made)
+    assert {rcpts[0]: language_of(data) for _, rcpts, data in sink.messages} == language
+    assert sink.sessions == 1  # 30 deliveries, one batch, one SMTP session
+    for _, _, data in sink.messages:
+        message = parse(data)
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        assert str(message["List-Unsubscribe"]).startswith("<https://campaign.example.org/u/")
+
+
+@pytest.mark.parametrize("shared", [True, False])
+def test_the_send_rate_is_shared_and_never_exceeded(
+    private_redis: PrivateRedis, shared: bool, tmp_path: Path,
+) -> None:
+    rate, seconds = 200.0, 1.5
+    connection = Redis.from_url(private_redis.url)
+    limiters: list[ratelimit.SendLimiter] = (
+        [ratelimit.RedisLimiter(connection, rate, rate / 2) for _ in range(3)] if shared
+        else [ratelimit.MemoryLimiter(rate, rate / 2)] * 3)
+    granted: Counter[str] = Counter()
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def send(limiter: ratelimit.SendLimiter) -> None:
+        while time.monotonic() < deadline:
+            domains = ["a", "b"] * 10
+            grant = limiter.acquire(domains)
+            with lock:
+                granted.update(d for d, ok in zip(domains, grant.allowed, strict=True) if ok)
+            if not grant.count:
+                time.sleep(ratelimit.wait_time(grant))
+
+    threads = [threading.Thread(target=send, args=(lim,)) for lim in limiters]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    connection.close()
+    total = sum(granted.values())
+    assert total <= rate * (seconds + 1) + 1  # the rate plus one second's burst
+    assert total >= rate * seconds * 0.8  # and the rate is actually used
+    assert max(granted.values()) <= rate / 2 * (seconds + 1) + 1  # per domain

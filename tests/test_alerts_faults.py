@@ -1,0 +1,181 @@
+"""Faults with real processes: two ``flask campaign worker`` processes (RQ's forking worker)
+against PostgreSQL, a private redis-server and an aiosmtpd sink. 2,000 subscribers in three
+languages; a worker's process group killed with SIGKILL mid-batch; the private Redis flushed
+mid-send. The shared Redis on 6379 is never touched."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select, text
+
+from campaign.alerts.models import AlertDelivery
+from campaign.extensions import db
+from campaign.subscribers.models import Subscriber
+from campaign.subscribers.services import email_of
+from tests.smtp_sink import SmtpSink
+from tests.test_alerts_support import (
+    PrivateRedis,
+    Worker,
+    add_subscribers,
+    alert_of,
+    language_of,
+    make_alert,
+    parse,
+    received,
+    send_now,
+    wait_until,
+    worker_env,
+)
+from workers.maintenance import reconcile
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+N = 2000
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def sink() -> Iterator[SmtpSink]:
+    with SmtpSink() as server:
+        yield server
+
+
+@pytest.fixture
+def settings(pg_url: str, redis_server: PrivateRedis, sink: SmtpSink) -> dict[str, str]:
+    redis_server.flushall()
+    return {"DATABASE_URL": pg_url, "REDIS_URL": redis_server.url, "JOB_RUNNER": "rq",
+            "SMTP_URL": f"smtp://127.0.0.1:{sink.port}", "SEND_RATE": "100000",
+            "BASE_URL": "https://campaign.example.org"}
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask], settings: dict[str, str]) -> Flask:
+    return make_app(**settings)
+
+
+@pytest.fixture
+def workers(keys: dict[str, str], settings: dict[str, str],
+            tmp_path: Path) -> Iterator[Callable[[], Worker]]:
+    started: list[Worker] = []
+    env = worker_env(keys, tmp_path / "instance", **settings)
+
+    def start() -> Worker:
+        worker = Worker(env, tmp_path / f"worker-{len(started)}.log")
+        started.append(worker)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def everyone_once(app: Flask, sink: SmtpSink, made: list[tuple[str, str]]) -> None:
+    assert received(sink) == Counter({a: 1 for a, _ in made})
+
+
+def delivered(sink: SmtpSink, n: int) -> Callable[[], bool]:
+    return lambda: len(received(sink)) >= n
+
+
+def test_two_thousand_subscribers_in_three_languages_get_exactly_one_message_each(
+    app: Flask, sink: SmtpSink, workers: Callable[[], Worker],
+) -> None:
+    made = add_subscribers(app, N)
+    pid = make_alert(app)
+    workers(), workers()
+    started = time.monotonic()
+    send_now(app, pid)
+    assert wait_until(lambda: alert_of(app, pid)["status"] == "sent", 90), alert_of(app, pid)
+    elapsed = time.monotonic() - started
+    everyone_once(app, sink, made)
+    language = dict(made)
+    with sink.lock:
+        for _, rcpts, data in sink.messages:
+            assert language_of(data) == language[rcpts[0]]
+    assert Counter(language.values()) == {"en": 667, "ru": 667, "tg": 666}
+    assert sink.sessions <= N // 250 + 2  # one SMTP session per batch
+    print(f"\n{N} messages in {elapsed:.1f} s with two workers")
+
+
+def test_a_worker_killed_mid_batch_loses_nobody_and_doubles_only_submitting_rows(
+    app: Flask, sink: SmtpSink, workers: Callable[[], Worker],
+) -> None:
+    made = add_subscribers(app, N)
+    pid = make_alert(app)
+    sink.data_reply = lambda rcpts: time.sleep(0.002)  # type: ignore[func-returns-value]
+    victim = workers()
+    send_now(app, pid)
+    assert wait_until(delivered(sink, 400), 60)
+    victim.kill()  # SIGKILL to the worker's process group: worker and forked job
+    with app.app_context():
+        in_flight = {email_of(s) for s in db.session.scalars(
+            select(Subscriber).join(AlertDelivery, AlertDelivery.subscriber_id == Subscriber.id)
+            .where(AlertDelivery.status == "submitting"))}
+        claimed = db.session.scalar(select(func.count()).select_from(AlertDelivery)
+                                    .where(AlertDelivery.status.in_(["claimed", "submitting"])))
+        assert claimed, "the kill should land inside a batch"
+        # The lease runs out (five minutes, shortened here).
+        db.session.execute(text("UPDATE alert_deliveries SET lease_until = now() - "
+                                "interval '1 second' WHERE lease_until IS NOT NULL"))
+        db.session.commit()
+    sink.data_reply = None
+    workers()  # reconciles at start: recovers the dead worker's rows and enqueues them
+    assert wait_until(lambda: alert_of(app, pid)["status"] == "sent", 90), alert_of(app, pid)
+    counts = received(sink)
+    assert set(counts) == {a for a, _ in made}  # nobody lost
+    doubled = {a for a, n in counts.items() if n > 1}
+    assert doubled <= in_flight  # duplicates only where the outcome was unknown
+    assert max(counts.values()) <= 2
+    assert alert_of(app, pid)["duplicates"] == len(in_flight) >= len(doubled)
+    ids: dict[str, set[str]] = {}
+    with sink.lock:
+        for _, rcpts, data in sink.messages:
+            ids.setdefault(rcpts[0], set()).add(str(parse(data)["Message-ID"]))
+    assert all(len(ids[a]) == 1 for a in doubled)  # a re-send carries the same Message-ID
+
+
+def test_a_redis_flush_mid_send_loses_nobody_and_doubles_nobody(
+    app: Flask, sink: SmtpSink, workers: Callable[[], Worker], redis_server: PrivateRedis,
+) -> None:
+    made = add_subscribers(app, N)
+    pid = make_alert(app)
+    sink.data_reply = lambda rcpts: time.sleep(0.001)  # type: ignore[func-returns-value]
+    workers(), workers()
+    send_now(app, pid)
+    assert wait_until(delivered(sink, int(N * 0.4)), 60)
+    redis_server.flushall()  # every queued job is gone
+    sink.data_reply = None
+
+    def settled() -> bool:  # the batches in flight have finished
+        with app.app_context():
+            busy = db.session.scalar(select(func.count()).select_from(AlertDelivery).where(
+                AlertDelivery.status.in_(["claimed", "submitting"])))
+            db.session.rollback()
+            return busy == 0
+
+    assert wait_until(settled, 30)
+    assert alert_of(app, pid)["status"] == "sending"
+    enqueued = 0
+
+    def reconciled() -> bool:  # reconcile on a timer, as cron does (every minute there)
+        nonlocal enqueued
+        with app.app_context():
+            enqueued += reconcile()["enqueued"]
+        return alert_of(app, pid)["status"] == "sent"
+
+    assert wait_until(reconciled, 90, step=0.5), alert_of(app, pid)
+    assert enqueued >= 1  # the alerts queue was empty: the rows were enqueued again
+    everyone_once(app, sink, made)
+    assert alert_of(app, pid)["duplicates"] == 0

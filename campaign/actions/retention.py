@@ -31,7 +31,6 @@ from campaign.admin.services import audit
 from campaign.db import SessionLike, utcnow
 from campaign.mail.models import OutgoingMessage
 
-
 # Never left and never will: no verified address (held), or no digest drafted (waiting).
 # Scheduled, sending, under review or listed in a digest awaiting approval: kept.
 STALE = frozenset({DeliveryStatus.HELD.value, DeliveryStatus.WAITING.value})

@@ -13,8 +13,10 @@ from email import policy
 from email.message import EmailMessage
 from email.parser import BytesParser
 from email.utils import parseaddr
+from pathlib import Path
 
 import pytest
+from babel.support import Translations
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -32,6 +34,7 @@ from tests.smtp_sink import SmtpSink
 from tests.test_mail_compose import rfc2047_display_name
 
 TAJIK = set("ғӣқӯҳҷ")
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
 ADDRESS = "Volunteer.Canary@Example.org"
 NAME = "Гулноза Canaryname"
 CITY = "Хоруғ"
@@ -253,7 +256,10 @@ def test_the_volunteer_flow_in_tajik_reaches_the_institution_once(
     letter = messages(sink)[1]
     address = parseaddr(str(letter["From"]))[1]
     assert address == "alerts@campaign.example.org"  # the campaign's own address (DMARC)
-    assert rfc2047_display_name(sink.messages[1][2], "From") == f"{NAME} via Pamir Solidarity"
+    # "Name via Campaign", in the letter's language (Tajik for this target).
+    via = Translations.load(str(TRANSLATIONS), ["tg"]).gettext("%(name)s via %(campaign)s")
+    assert rfc2047_display_name(sink.messages[1][2], "From") == via % {
+        "name": NAME, "campaign": "Pamir Solidarity"}
     assert parseaddr(str(letter["Reply-To"]))[1] == "volunteer.canary@example.org"
     body = text_of(letter).replace("\r\n", "\n")
     assert ADDITION in body and f"{NAME}\n{CITY}" in body
@@ -274,7 +280,9 @@ def test_the_volunteer_flow_in_tajik_reaches_the_institution_once(
     assert len(sink.messages) == 2
     assert count(site, Letter) == 1 and count(site, LetterDelivery) == 1
     reused = client.get(path)  # a reused confirmation link
-    assert reused.status_code == 400 and "already been used" in reused.get_data(as_text=True)
+    used = Translations.load(str(TRANSLATIONS), ["tg"]).gettext(
+        "This confirmation link has already been used or replaced by a newer one.")
+    assert reused.status_code == 400 and used in reused.get_data(as_text=True)
     token = csrf_of(client.get("/tg/actions/demo-letter").get_data(as_text=True))
     assert client.post(path, data={"csrf_token": token}).status_code == 400
 

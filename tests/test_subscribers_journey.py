@@ -333,3 +333,35 @@ def test_unconfirmed_sign_ups_are_deleted_after_72_hours(site: Flask, sink: Smtp
         assert purge_unconfirmed(db.session, datetime.now(UTC) + timedelta(hours=73)) == 1
         db.session.commit()
         assert db.session.scalar(select(func.count()).select_from(Subscriber)) == 0
+
+
+def test_a_change_of_address_waits_for_the_new_address_to_confirm(
+    site: Flask, sink: SmtpSink
+) -> None:
+    client = site.test_client()
+    subscribe(client, "en")
+    wait_for_jobs(site)
+    path = link_in(messages(sink)[0], r"/en/confirm/\S+")
+    client.post(path, data={"csrf_token": csrf_of(client.get(path).get_data(as_text=True))})
+    wait_for_jobs(site)
+    prefs_path = link_in(messages(sink)[1], r"/en/preferences/\S+")
+    page = client.get(prefs_path).get_data(as_text=True)
+    token = re.search(r'name="change-csrf_token" type="hidden" value="([^"]+)"', page)
+    assert token
+    response = client.post(prefs_path + "/address", data={"change-csrf_token": token.group(1),
+                                                          "change-email": "New@Example.org"})
+    assert response.status_code == 302
+    wait_for_jobs(site)
+    assert sink.messages[-1][1] == ["new@example.org"]
+    with site.app_context():  # nothing changes until the new address confirms
+        subscriber = db.session.scalars(select(Subscriber)).one()
+        from campaign.subscribers.services import email_of
+        assert email_of(subscriber) == "supporter.canary@example.org"
+    confirm_new = link_in(messages(sink)[-1], r"/en/confirm/\S+")
+    client.post(confirm_new, data={"csrf_token": csrf_of(client.get(confirm_new).get_data(
+        as_text=True))})
+    wait_for_jobs(site)
+    with site.app_context():
+        subscriber = db.session.scalars(select(Subscriber)).one()
+        assert email_of(subscriber) == "new@example.org"
+    assert client.get(prefs_path).status_code == 410  # links to the old address are void

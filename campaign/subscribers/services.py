@@ -234,7 +234,10 @@ def subscribe(session: SessionLike, request: SignupRequest, now: datetime | None
     return outcome
 
 
-def send_confirmation(session: SessionLike, subscriber: Subscriber, locale: str) -> None:
+def send_confirmation(session: SessionLike, subscriber: Subscriber, locale: str,
+                      to_address: str | None = None) -> None:
+    """A confirmation link with a fresh nonce, to the subscriber's address or, for a change
+    of address, to the new one."""
     subscriber.confirm_nonce = secrets.token_urlsafe(12)
     session.flush()
     token = confirm_token(subscriber)
@@ -242,7 +245,7 @@ def send_confirmation(session: SessionLike, subscriber: Subscriber, locale: str)
     mail.queue_message(
         session,
         template="subscribers/confirm",
-        to_address=email_of(subscriber),
+        to_address=to_address or email_of(subscriber),
         locale=locale,
         # Fixed text only: nothing the form received is echoed (not even the name).
         context={
@@ -352,24 +355,7 @@ def request_address_change(session: SessionLike, subscriber: Subscriber, new_ema
         session, fold_index(address), "confirm", now
     ):
         return  # same answer to the visitor; nothing is sent
-    subscriber.confirm_nonce = secrets.token_urlsafe(12)
-    token = confirm_token(subscriber)
-    base = _base()
-    mail.queue_message(
-        session,
-        template="subscribers/confirm",
-        to_address=address,
-        locale=subscriber.locale,
-        context={
-            "confirm_url": base + url_for("subscribers.confirm", lang=subscriber.locale,
-                                          token=token),
-            "language_urls": {
-                code: base + url_for("subscribers.confirm", lang=code, token=token)
-                for code in ("en", "ru", "tg")
-            },
-        },
-        dedupe_key=f"confirm:{subscriber.public_id}:{subscriber.confirm_nonce}",
-    )
+    send_confirmation(session, subscriber, subscriber.locale, to_address=address)
 
 
 def email_my_link(session: SessionLike, raw_email: str, now: datetime | None = None) -> None:

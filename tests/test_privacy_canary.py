@@ -1,5 +1,6 @@
-"""A canary supporter subscribes, signs a letter, bounces and has a job fail; afterwards the
-canary's address and name appear in clear nowhere at rest (database files, logs, the mail
+"""A canary supporter subscribes, signs a letter, receives an alert, bounces and has a job
+fail, with jobs carried by RQ on a private redis-server; afterwards the canary's address and
+name appear in clear nowhere at rest (database files, Redis keys and values, logs, the mail
 folder) except in mail sent to it and in the letter it signed."""
 
 from __future__ import annotations
@@ -8,20 +9,24 @@ import logging
 import mailbox
 import secrets
 import urllib.parse
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from flask import Flask
+from redis import Redis
 
 from campaign.actions import demo as action_demo
 from campaign.extensions import db
+from campaign.jobs import QUEUES
 from campaign.mail import services as mail
 from campaign.mail.transport import MemoryTransport, SendResult
 from campaign.subscribers import services as subs
-from tests.conftest import wait_for_jobs
 from tests.test_actions_flow import CITY, confirm, confirm_path, sign
+from tests.test_alerts_support import PrivateRedis, make_alert, send_now
 from tests.test_subscribers_journey import csrf_of, link_in
+from workers.worker import make_worker
 
 
 def forms(value: str) -> set[bytes]:
@@ -31,6 +36,30 @@ def forms(value: str) -> set[bytes]:
     return {v.encode("utf-8") for v in variants}
 
 
+def redis_contents(client: Redis) -> bytes:
+    """Every key and every value of a Redis database, RQ's compressed job data unpacked."""
+    out = []
+    for key in client.scan_iter(count=1000):
+        out.append(key)
+        kind = client.type(key)
+        if kind == b"string":
+            out.append(client.get(key) or b"")
+        elif kind == b"hash":
+            for field, value in client.hgetall(key).items():
+                out.append(field)
+                try:
+                    out.append(zlib.decompress(value))
+                except zlib.error:
+                    out.append(value)
+        elif kind == b"list":
+            out.extend(client.lrange(key, 0, -1))
+        elif kind == b"set":
+            out.extend(client.smembers(key))
+        elif kind == b"zset":
+            out.extend(client.zrange(key, 0, -1))
+    return b"\n".join(out)
+
+
 def test_the_canary_leaves_no_readable_trace(
     make_app: Callable[..., Flask], tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -38,7 +67,22 @@ def test_the_canary_leaves_no_readable_trace(
     token = secrets.token_hex(4)
     address = f"canary-{token}@example.org"
     name = f"Canary{token} Қодирова"
-    app = make_app(SMTP_URL="", MAILDIR=str(tmp_path / "maildir"))
+    redis_server = PrivateRedis(tmp_path)
+    try:
+        run_canary(make_app, tmp_path, caplog, redis_server, token, address, name)
+    finally:
+        redis_server.stop()
+
+
+def run_canary(make_app: Callable[..., Flask], tmp_path: Path, caplog: pytest.LogCaptureFixture,
+               redis_server: PrivateRedis, token: str, address: str, name: str) -> None:
+    app = make_app(SMTP_URL="", MAILDIR=str(tmp_path / "maildir"), REDIS_URL=redis_server.url,
+                   JOB_RUNNER="rq")
+
+    def wait_for_jobs(_app: Flask) -> None:
+        """Run what is queued with an RQ worker of this process (burst), as production does."""
+        make_worker(app, redis_server.client, QUEUES, simple=True).work(burst=True)
+
     with app.app_context():
         action_demo.seed()
         db.session.commit()
@@ -71,7 +115,16 @@ def test_the_canary_leaves_no_readable_trace(
     assert confirm(client, confirm_path(letters_confirm[-1])) in (200, 303)
     wait_for_jobs(app)
 
-    # 3. A bounce (550 5.1.1) and 4. a job that fails to render, both for the canary.
+    # 3. An alert to every subscriber: the canary receives it.
+    pid = make_alert(app)
+    assert send_now(app, pid)
+    for _ in range(5):
+        wait_for_jobs(app)
+    alerts = [m for m in captured() if address in str(m["To"]) and m["List-Id"]]
+    assert len(alerts) == 1  # the bulk message, with its List-Id and List-Unsubscribe
+    assert alerts[0]["List-Unsubscribe"]
+
+    # 4. A bounce (550 5.1.1) and 5. a job that fails to render, both for the canary.
     bouncing = MemoryTransport(script=lambda to: SendResult(
         "failed", 550, "5.1.1", f"<{to}>: unknown user", True))
     maildir_transport = app.extensions["campaign.transport"]
@@ -85,6 +138,7 @@ def test_the_canary_leaves_no_readable_trace(
         db.session.commit()
     wait_for_jobs(app)
     app.extensions["campaign.transport"] = maildir_transport
+
     with app.app_context():
         db.session.remove()
         db.engine.dispose()
@@ -95,6 +149,10 @@ def test_the_canary_leaves_no_readable_trace(
         raw = path_.read_bytes()
         found = [n for n in needles if n in raw]
         assert found == [], f"{path_.name} holds {found}"
+    # Redis keys and values (jobs carry ids only).
+    stored = redis_contents(redis_server.client)
+    assert len(stored) > 0
+    assert [n for n in needles if n in stored] == []
     # Logs.
     logged = caplog.text.encode()
     assert [n for n in needles if n in logged] == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+from flask_babel import lazy_pgettext
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectChoice, SelectField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
@@ -48,7 +49,7 @@ class AuditFilterForm(FlaskForm):
     class Meta:
         csrf = False  # a GET filter changes nothing
 
-    action = SelectField(_l("Action"), choices=[], validate_choice=False)
+    action = SelectField(lazy_pgettext("audit log", "Event"), choices=[], validate_choice=False)
 
 
 class PasswordForm(FlaskForm):

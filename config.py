@@ -59,6 +59,8 @@ class Config:
     dkim_domain: str | None = None
     dkim_key_file: Path | None = None
     send_rate: float = 50.0
+    # Messages per second to one recipient domain; None = half of send_rate.
+    send_rate_per_domain: float | None = None
     trusted_proxies: int = 0
     # "rq" when REDIS_URL is set, "thread" otherwise; tests use "eager" (run after commit).
     job_runner: str = "thread"
@@ -232,6 +234,10 @@ def load_config(env: Mapping[str, str], *, dev_secrets: Mapping[str, str] | None
         dkim_domain=dkim_domain,
         dkim_key_file=Path(dkim_key) if dkim_key else None,
         send_rate=float(_number("SEND_RATE", env.get("SEND_RATE", "50"), float)),
+        send_rate_per_domain=(
+            float(_number("SEND_RATE_PER_DOMAIN", env["SEND_RATE_PER_DOMAIN"], float))
+            if env.get("SEND_RATE_PER_DOMAIN", "").strip() else None
+        ),
         trusted_proxies=int(_number("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "0"), int)),
         job_runner=runner,
         require_second_approval=_bool(

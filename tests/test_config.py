@@ -87,6 +87,13 @@ def test_bad_values_are_refused_with_the_setting_named(name: str, value: str) ->
         load_config(production_env(**{name: value}))
 
 
+def test_per_domain_send_rate_is_optional() -> None:
+    assert load_config(production_env()).send_rate_per_domain is None
+    assert load_config(production_env(SEND_RATE_PER_DOMAIN="5")).send_rate_per_domain == 5.0
+    with pytest.raises(ConfigError, match="SEND_RATE_PER_DOMAIN"):
+        load_config(production_env(SEND_RATE_PER_DOMAIN="-2"))
+
+
 def test_config_is_frozen() -> None:
     config = load_config(production_env())
     with pytest.raises(AttributeError):

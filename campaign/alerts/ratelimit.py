@@ -116,11 +116,10 @@ def _rate(value: float) -> float:
 
 
 def domain_rate(config: Config) -> float:
-    """Per recipient domain: ``SEND_RATE_PER_DOMAIN`` when the settings carry it, else half
-    the global rate (so no single provider sees the whole stream at full speed)."""
-    raw = config.extra.get("SEND_RATE_PER_DOMAIN") if config.extra else None
-    if raw:
-        return _rate(float(raw))
+    """Per recipient domain: ``SEND_RATE_PER_DOMAIN`` when set, else half the global rate
+    (so no single provider sees the whole stream at full speed)."""
+    if config.send_rate_per_domain is not None:
+        return _rate(config.send_rate_per_domain)
     return _rate(config.send_rate / 2 if config.send_rate > 0 else 0)
 
 

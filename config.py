@@ -66,6 +66,8 @@ class Config:
     job_runner: str = "thread"
     require_second_approval: bool = False
     testing: bool = False
+    # Flask-Limiter on or off; on unless TESTING (tests that check limits turn it on).
+    rate_limits: bool = True
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -244,6 +246,10 @@ def load_config(env: Mapping[str, str], *, dev_secrets: Mapping[str, str] | None
             "REQUIRE_SECOND_APPROVAL", env.get("REQUIRE_SECOND_APPROVAL", second_default)
         ),
         testing=_bool("TESTING", env.get("TESTING", "0")),
+        rate_limits=_bool(
+            "RATE_LIMITS",
+            env.get("RATE_LIMITS", "0" if _bool("TESTING", env.get("TESTING", "0")) else "1"),
+        ),
     )
 
 

@@ -114,7 +114,7 @@ def _apply_config(app: Flask, config: Config) -> None:
         RATELIMIT_STORAGE_URI=config.redis_url or "memory://",
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_SWALLOW_ERRORS=True,
-        RATELIMIT_ENABLED=not config.testing or "RATELIMIT_ENABLED" in config.extra,
+        RATELIMIT_ENABLED=config.rate_limits,
         PREFERRED_URL_SCHEME="https" if secure else "http",
     )
     if config.trusted_proxies:

@@ -17,7 +17,7 @@ import json
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -68,7 +68,6 @@ class Config:
     testing: bool = False
     # Flask-Limiter on or off; on unless TESTING (tests that check limits turn it on).
     rate_limits: bool = True
-    extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def is_production(self) -> bool:

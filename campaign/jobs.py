@@ -202,10 +202,6 @@ def enqueue_send_digest(session: SessionLike, digest_id: int) -> None:
     after_commit(session, digest_job(digest_id))
 
 
-def enqueue_reconcile() -> None:
-    runner().enqueue(JobSpec("workers.maintenance.reconcile", (), "default", 600))
-
-
 def enqueue_now(spec: JobSpec) -> None:
     """For reconcile, which runs outside a web transaction: the rows are already committed."""
     runner().enqueue(spec)

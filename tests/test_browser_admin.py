@@ -17,11 +17,24 @@ SIGNED_IN = (
     "/admin/", "/admin/account", "/admin/account/recovery-codes", "/admin/account/authenticator",
     "/admin/password", "/admin/organisers", "/admin/audit", "/admin/approvals",
     "/admin/security", "/admin/outbox", "/admin/reauth", "/admin/nothing-here",
+    # The features' pages (demo data is seeded below).
+    "/admin/cases/", "/admin/cases/new", "/admin/targets/", "/admin/subscribers/",
+    "/admin/subscribers/list", "/admin/subscribers/search", "/admin/subscribers/import",
+    "/admin/alerts/", "/admin/alerts/new", "/admin/actions/", "/admin/actions/new",
 )
+# List pages whose first object page the walk also opens (a case, target, alert, action).
+OBJECT_LISTS = ("/admin/cases/", "/admin/targets/", "/admin/alerts/", "/admin/actions/")
 
 
 def test_admin_pages_load_nothing_from_elsewhere_in_every_language(app: Flask) -> None:
     account = make_account(app, "admin@example.org", Role.ADMIN)
+    from campaign.cli import demo_seeders
+    from campaign.extensions import db
+
+    with app.app_context():
+        for seed in demo_seeders():
+            seed()
+            db.session.commit()
     with live_server(app) as origin, chromium() as browser:
         page = browser.new_page()
         log = RequestLog(page)
@@ -49,6 +62,14 @@ def test_admin_pages_load_nothing_from_elsewhere_in_every_language(app: Flask) -
                 assert "default-src 'self'" in headers["content-security-policy"], path
                 assert headers["cache-control"] == "no-store", path
                 assert page.get_attribute("html", "lang") == lang, (lang, path)
+            for listing in OBJECT_LISTS:
+                page.goto(origin + listing)
+                links = page.locator(f"main a[href^='{listing}']:not([href$='/new'])")
+                assert links.count() > 0, listing
+                href = links.first.get_attribute("href")
+                response = page.goto(origin + str(href))
+                assert response is not None and response.status == 200, (lang, href)
+                assert page.get_attribute("html", "lang") == lang, (lang, href)
         assert log.foreign(origin) == []
         problems = [m for m in log.console
                     if "Content Security Policy" in m or "Permissions-Policy" in m]

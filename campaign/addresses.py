@@ -9,10 +9,12 @@ address the person gave).
 
 from __future__ import annotations
 
+import re
 import unicodedata
+from functools import lru_cache
 from typing import Final, Literal
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError, ValidatedEmail, validate_email
 
 __all__ = ["MAX_LENGTH", "AddressError", "domain_of", "fold", "normalise"]
 
@@ -71,26 +73,27 @@ def normalise(raw: str) -> str:
         raise TypeError("address must be a str")
     if len(raw) > _HARD_INPUT_LIMIT:
         raise AddressError("too_long")
-    text = unicodedata.normalize("NFC", raw).strip()
+    # ASCII is already in NFC, and its only control characters are C0 and DEL (exactly
+    # the ASCII characters ``str.isprintable`` refuses): cheap checks for the common case.
+    if raw.isascii():
+        text = raw.strip()
+        control = not text.isprintable()
+    else:
+        text = unicodedata.normalize("NFC", raw).strip()
+        control = any(_is_control(ch) for ch in text)
     if not text:
         raise AddressError("empty")
-    if any(_is_control(ch) for ch in text):
+    if control:
         raise AddressError("control")
     if len(text) > MAX_LENGTH:
         raise AddressError("too_long")
 
-    local_part, at, _ = text.rpartition("@")
+    local_part, at, domain_part = text.rpartition("@")
+    fast = _fast_path(local_part, domain_part) if at else None
+    if fast is not None:
+        return fast
     try:
-        info = validate_email(
-            text,
-            check_deliverability=False,
-            allow_smtputf8=False,
-            allow_quoted_local=False,
-            allow_domain_literal=False,
-            allow_display_name=False,
-            allow_empty_local=False,
-            strict=True,  # enforces the 64-character local-part limit
-        )
+        info = _validate(text)
     except EmailNotValidError as exc:
         detail = str(exc)
         if at and not local_part.isascii():
@@ -106,6 +109,58 @@ def normalise(raw: str) -> str:
     if len(result) > MAX_LENGTH:  # the IDNA form can be longer than the Unicode one
         raise AddressError("too_long")
     return result
+
+
+def _validate(text: str) -> ValidatedEmail:
+    return validate_email(
+        text,
+        check_deliverability=False,
+        allow_smtputf8=False,
+        allow_quoted_local=False,
+        allow_domain_literal=False,
+        allow_display_name=False,
+        allow_empty_local=False,
+        strict=True,  # enforces the 64-character local-part limit
+    )
+
+
+# RFC 5322 dot-atom of ASCII atext (the validator's own ``DOT_ATOM_TEXT``), at most 64
+# characters (its strict local-part limit).
+_ATEXT: Final = r"A-Za-z0-9_!#$%&'*+\-/=?^`{|}~"
+_DOT_ATOM: Final = re.compile(f"[{_ATEXT}]+(?:\\.[{_ATEXT}]+)*")
+_LOCAL_MAX: Final = 64
+
+
+@lru_cache(maxsize=1024)
+def _accepted_domain(domain: str) -> tuple[str, str]:
+    """(normalised Unicode domain, IDNA ASCII domain) of a domain the validator accepts,
+    found by validating the probe address ``a@<domain>``. Raises ``EmailNotValidError``
+    otherwise, so only accepted domains are cached."""
+    info = _validate(f"a@{domain}")
+    return info.domain, info.ascii_domain
+
+
+def _fast_path(local_part: str, domain_part: str) -> str | None:
+    """The result of the validator for ``local@domain`` without running it, or None when
+    the slow path must decide (anything unusual, and every refusal).
+
+    For a local part that is an ASCII dot-atom (no "@", quote or "<", so the validator splits
+    the address exactly there, and the probe ``a@<domain>`` the same way) the validator's
+    verdict is: the local part is valid as it is; the domain is validated on its own; then
+    three lengths are checked (as typed, normalised, IDNA ASCII; UTF-8 bytes, at most 254).
+    """
+    if len(local_part) > _LOCAL_MAX or not local_part.isascii() \
+            or _DOT_ATOM.fullmatch(local_part) is None:
+        return None
+    try:
+        domain, ascii_domain = _accepted_domain(domain_part)
+    except EmailNotValidError:
+        return None
+    n = len(local_part) + 1
+    if (n + len(domain_part.encode()) > MAX_LENGTH or n + len(domain.encode()) > MAX_LENGTH
+            or n + len(ascii_domain) > MAX_LENGTH):
+        return None
+    return f"{local_part.lower()}@{ascii_domain.lower()}"
 
 
 _GMAIL_DOMAINS: Final = frozenset({"gmail.com", "googlemail.com"})

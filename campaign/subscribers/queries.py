@@ -143,12 +143,13 @@ class RawBytes(TypeDecorator[bytes]):
 
 
 def among(session: SessionLike, column: InstrumentedAttribute[bytes],
-          values: list[bytes]) -> ColumnElement[bool]:
+          values: list[bytes], key: str | None = None) -> ColumnElement[bool]:
     """``column IN values``. On PostgreSQL one array parameter (``= ANY``): the statement
     stays short, so the driver caches its parsing and the server gets one parameter instead
-    of a thousand."""
+    of a thousand. Conditions built with the same ``key`` (and the same values) in one
+    statement share that parameter, which is then sent once."""
     if session.get_bind().dialect.name == "postgresql":
-        return column == any_(bindparam(None, values, type_=ARRAY(RawBytes())))
+        return column == any_(bindparam(key, values, type_=ARRAY(RawBytes())))
     return column.in_(values)
 
 
@@ -157,9 +158,10 @@ def known_indexes(session: SessionLike, indexes: list[bytes]) -> dict[bytes, tup
     subscriber, or ("suppressed", None, None) from the suppression list (which wins)."""
     found: CompoundSelect[*tuple[Any, ...]] = union_all(
         select(Subscriber.email_index, Subscriber.status, Subscriber.source,
-               Subscriber.created_at).where(among(session, Subscriber.email_index, indexes)),
+               Subscriber.created_at).where(
+            among(session, Subscriber.email_index, indexes, "indexes")),
         select(Suppression.email_index, literal("suppressed"), null(), null())
-        .where(among(session, Suppression.email_index, indexes)),
+        .where(among(session, Suppression.email_index, indexes, "indexes")),
     )
     known: dict[bytes, tuple[str, Any, Any]] = {}
     for index, status, source, created in session.execute(found):

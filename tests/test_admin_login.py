@@ -140,6 +140,8 @@ def test_first_login_enrols_totp_with_a_qr_code_drawn_by_the_site(
     assert "/admin/login/enrol" in response.headers["Location"]
     page = client.get("/admin/login/enrol").get_data(as_text=True)
     assert "<svg" in page
+    assert "<h1>Set up two-step verification</h1>" in page
+    assert "Every account needs an authenticator app" in page
     assert "http" not in re.sub(r'xmlns(:\w+)?="[^"]+"', "", page.split("<svg", 1)[1].split(
         "</svg>")[0])
     secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page)

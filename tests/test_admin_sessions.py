@@ -82,6 +82,11 @@ def test_a_new_authenticator_ends_other_sessions_and_the_old_app_stops_working(
     here, elsewhere = signed_in(app, account), signed_in(app, account)
     page = here.get("/admin/account/authenticator")
     assert page.status_code == 200  # the sign-in code is still fresh
+    html = page.get_data(as_text=True)
+    assert "<h1>Set up a new authenticator app</h1>" in html
+    assert "<title>Set up a new authenticator app" in html
+    assert "Until you do, your old app keeps working." in html
+    assert "Every account needs an authenticator app" not in html
     secret = re.search(r'<code class="secret">([A-Z2-7]+)</code>', page.get_data(as_text=True))
     assert secret and secret.group(1) != account.secret
     token = csrf(here, "/admin/account/authenticator")

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -18,9 +19,11 @@ from rq import Queue
 from sqlalchemy import select, text
 
 from campaign.admin.models import Organiser
-from campaign.alerts import ratelimit, sending, services
+from campaign.alerts import delivery, ratelimit, sending, services
 from campaign.alerts.models import AlertDelivery
+from campaign.db import utcnow
 from campaign.extensions import db
+from campaign.mail.transport import SendResult
 from campaign.subscribers.models import Subscriber, Suppression
 from campaign.subscribers.services import unsubscribe_token
 from tests.smtp_sink import SmtpSink
@@ -314,3 +317,50 @@ def test_the_send_rate_is_shared_and_never_exceeded(
     assert total <= rate * (seconds + 1) + 1  # the rate plus one second's burst
     assert total >= rate * seconds * 0.8  # and the rate is actually used
     assert max(granted.values()) <= rate / 2 * (seconds + 1) + 1  # per domain
+
+
+def test_two_last_batches_committing_at_the_same_moment_close_the_alert(
+    app: Flask, private_redis: PrivateRedis, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Each of the last two batches checks for open rows before the other has committed, so
+    each sees the other's rows still open; the alert must be closed all the same."""
+    add_subscribers(app, 20)
+    pid = make_alert(app)
+    send_now(app, pid)
+    work(app, private_redis, max_jobs=1)  # the fan-out only: the batches stay queued
+    state = alert_of(app, pid)
+    assert state["counts"] == {"pending": 20}
+    with app.app_context():
+        ids = sorted(db.session.scalars(select(AlertDelivery.id)))
+        delivery.set_rows(db.session, ids, (delivery.P,), status=delivery.SUBMITTING)
+        db.session.commit()
+
+    both_checked = threading.Barrier(2, timeout=20)
+    first_check: set[int] = set()
+    original = delivery.finish_if_done
+
+    def check_then_wait(session: Any, alert_id: int, now: datetime) -> bool:
+        done = original(session, alert_id, now)
+        if threading.get_ident() not in first_check:
+            first_check.add(threading.get_ident())
+            both_checked.wait()  # neither has committed yet
+        return done
+
+    monkeypatch.setattr(delivery, "finish_if_done", check_then_wait)
+    closed: list[bool] = []
+
+    def last_batch(half: list[int]) -> None:
+        with app.app_context():
+            rows = delivery.load(db.session, half)
+            ok = SendResult("sent", 250, "2.0.0", "ok")
+            delivery.record(db.session, state["id"], [(row, ok) for row in rows], utcnow())
+            closed.append(delivery.commit_and_finish(db.session, state["id"]))
+
+    threads = [threading.Thread(target=last_batch, args=(half,))
+               for half in (ids[:10], ids[10:])]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(closed) == [False, True]
+    assert alert_of(app, pid) == {**state, "status": "sent", "counts": {"sent": 20}}

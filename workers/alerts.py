@@ -75,10 +75,9 @@ def fan_out(alert_id: int) -> str:
             session.rollback()
             return "raced"
         if step == "done":
-            delivery.finish_if_done(session, alert_id, utcnow())
-        session.commit()
-        if step == "done":
+            delivery.commit_and_finish(session, alert_id)
             return "done"
+        session.commit()
 
 
 @dataclass
@@ -270,9 +269,7 @@ class _Batch:
             delivery.release(session, untried, now, delay=timedelta(seconds=self.wait))
         else:
             delivery.release(session, untried, now)
-        finished = delivery.finish_if_done(session, self.alert_id, now)
-        session.commit()
-        if finished:
+        if delivery.commit_and_finish(session, self.alert_id):
             log.info("alert %s: sent", self.alert_pid)
         return stop or "done"
 

@@ -22,7 +22,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from campaign import jobs
 from campaign.alerts import audience
 from campaign.alerts.models import OPEN, Alert, AlertDelivery, AlertStatus, DeliveryStatus
-from campaign.db import SessionLike, UTCDateTime
+from campaign.db import SessionLike, UTCDateTime, utcnow
 from campaign.mail.transport import SendResult
 from campaign.subscribers.models import RECEIVING, Subscriber, Suppression
 
@@ -323,6 +323,21 @@ def finish_if_done(session: SessionLike, alert_id: int, now: datetime) -> bool:
         Alert.id == alert_id, Alert.status == AlertStatus.SENDING.value,
         Alert.fanout_done.is_(True),
     ).values(status=AlertStatus.SENT.value, finished_at=now, updated_at=now)))
+
+
+def commit_and_finish(session: SessionLike, alert_id: int) -> bool:
+    """Commit the caller's work and close the alert if nothing is left open.
+
+    Two last batches committing at the same moment each see the other's rows still open from
+    inside their own transaction, so neither would close the alert. Whoever did not close it
+    therefore looks once more after its commit: the last of them to commit then sees everything
+    (READ COMMITTED; SQLite has one writer at a time)."""
+    finished = finish_if_done(session, alert_id, utcnow())
+    session.commit()
+    if not finished:
+        finished = finish_if_done(session, alert_id, utcnow())
+        session.commit()
+    return finished
 
 
 # --- recovery (reconcile) ----------------------------------------------------------------------

@@ -31,11 +31,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import re
 import secrets
-import struct
 from collections.abc import Callable, Sequence
 
 from cryptography.exceptions import InvalidTag
@@ -83,22 +83,30 @@ def _check_key(key: bytes, what: str) -> bytes:
     return bytes(key)
 
 
+def _part(name: str, value: str) -> bytes:
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a str")
+    if not value:
+        raise ValueError(f"{name} must not be empty")
+    raw = value.encode("utf-8")
+    return len(raw).to_bytes(4, "big") + raw
+
+
+@functools.lru_cache(maxsize=256)
+def _prefix(table: str, column: str) -> bytes:
+    """The (table, column) part of a location: the same few pairs over and over."""
+    return _part("table", table) + _part("column", column)
+
+
 def _location(table: str, column: str, row: RowId) -> bytes:
     """Length-prefixed encoding of (table, column, row): unambiguous for any strings."""
     if isinstance(row, bool) or not isinstance(row, str | int):
         raise TypeError("row must be a str or an int")
-    parts = (table, column, str(row))
-    for name, part in zip(("table", "column", "row"), parts, strict=True):
-        if not isinstance(part, str):
-            raise TypeError(f"{name} must be a str")
-        if not part:
-            raise ValueError(f"{name} must not be empty")
-    out = bytearray()
-    for part in parts:
-        raw = part.encode("utf-8")
-        out += struct.pack(">I", len(raw))
-        out += raw
-    return bytes(out)
+    try:
+        prefix = _prefix(table, column)
+    except TypeError:  # unhashable: not a str either
+        raise TypeError("table and column must be str") from None
+    return prefix + _part("row", str(row))
 
 
 class FieldCipher:
@@ -126,6 +134,7 @@ class FieldCipher:
         for k in checked:
             self._by_id.setdefault(key_id(k), []).append(AESGCM(k))
         self._current_id = key_id(checked[0])
+        self._header = bytes([FORMAT_VERSION]) + self._current_id
         self._current = AESGCM(checked[0])
         self._nonce = _nonce if _nonce is not None else _random_nonce
 
@@ -141,7 +150,7 @@ class FieldCipher:
         nonce = self._nonce()
         if not isinstance(nonce, bytes) or len(nonce) != NONCE_SIZE:
             raise ValueError(f"nonce must be {NONCE_SIZE} bytes")
-        header = bytes([FORMAT_VERSION]) + self._current_id
+        header = self._header
         aad = header + _location(table, column, row)
         sealed = self._current.encrypt(nonce, plaintext.encode("utf-8"), aad)
         return header + nonce + sealed
@@ -235,7 +244,7 @@ class BlindIndex:
         if not purpose or "\x00" in purpose:
             raise ValueError("purpose must be a non-empty string without NUL")
         message = (purpose + "\x00" + value).encode("utf-8")
-        return hmac.new(self._key, message, hashlib.sha256).digest()
+        return hmac.digest(self._key, message, "sha256")  # one call into OpenSSL
 
 
 _B64URL = re.compile(r"[A-Za-z0-9_-]+={0,2}")

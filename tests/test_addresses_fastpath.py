@@ -163,7 +163,7 @@ def test_the_copy_path_writes_what_the_insert_path_writes(
     reports = []
     for copy in (True, False):
         if not copy:
-            monkeypatch.setattr(imports, "_copy_rows", imports._insert_rows)
+            monkeypatch.setattr(imports, "_copy_subscribers", imports._insert_subscribers)
         with app.app_context():
             db.session.execute(text(
                 "TRUNCATE subscribers, subscriber_follows, consents RESTART IDENTITY CASCADE"))

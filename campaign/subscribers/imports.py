@@ -34,18 +34,21 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import queue
 import re
+import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, bindparam, insert, literal, select
 
 from campaign.addresses import AddressError, normalise
 from campaign.db import SessionLike, public_id, utcnow
+from campaign.extensions import blind_index, cipher
 from campaign.i18n import LOCALES
 from campaign.subscribers import queries
 from campaign.subscribers import services as subs
@@ -64,6 +67,7 @@ SOURCE_MAX = 21  # the label is "<source> <YYYY-MM-DD>" in Consent.text_version 
 COLUMNS = ("email", "name", "language", "cases")
 EXPORT_COLUMNS = (*COLUMNS, "status", "subscribed_at", "confirmed_at")
 _CASE_SPLIT = re.compile(r"[\s,;]+")
+T = TypeVar("T")
 _GONE = frozenset({Status.UNSUBSCRIBED.value, Status.BOUNCED.value, Status.COMPLAINED.value})
 
 
@@ -158,12 +162,15 @@ class ImportReport:
 
 @dataclass(frozen=True)
 class _Candidate:
+    """A valid row, already sealed: its subscriber row's values (``_SUBSCRIBER_COLUMNS``)
+    and, for PostgreSQL, the same row as a line of COPY text."""
+
     line: int
-    address: str
     index: bytes
-    name: str
     locale: str
     case_ids: tuple[int, ...]
+    values: tuple[Any, ...]
+    copy_line: bytes
 
 
 Entry = tuple[int, "Outcome | _Candidate"]
@@ -205,25 +212,119 @@ def records(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, str]]]:
         raise ImportFileError("csv", number + 1) from exc
 
 
-def _parse(number: int, row: dict[str, str], options: ImportOptions,
-           cases: dict[str, int]) -> Outcome | _Candidate:
+class _Preparer:
+    """Turns CSV records into chunks of entries: each row checked, its address normalised
+    and indexed, its subscriber row encrypted (for every valid row, before the database says
+    whether it is new: a duplicate costs a wasted encryption, a new row no wait). Needs no app
+    context: the cipher and the index are taken once, so that it can run in a helper thread."""
+
+    def __init__(self, options: ImportOptions, cases: dict[str, int], run_at: datetime,
+                 copy_text: bool) -> None:
+        self.options, self.cases, self.run_at, self.copy_text = options, cases, run_at, copy_text
+        self.sealer, self.indexer = cipher(), blind_index()
+        self.status = (Status.ACTIVE if options.mode is Mode.ATTEST else Status.PENDING).value
+        # The rest of a COPY line, by (language, all alerts): the same few tails every time.
+        stamp = run_at.isoformat()
+        self.fixed = {(locale, every): "\t".join((
+            locale, self.status, "t" if every else "f", "f", "1", "import", stamp, stamp,
+        )).encode() + b"\n" for locale in LOCALES for every in (True, False)}
+
+    def chunks(self, lines: Iterable[str]) -> Iterator[list[Entry]]:
+        """Full chunks; a file error raises after the chunks before it (the partial chunk
+        it interrupted is dropped, as the rows after it)."""
+        chunk: list[Entry] = []
+        for number, row in records(lines):
+            chunk.append((number, self.entry(number, row)))
+            if len(chunk) >= self.options.chunk_size:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    def entry(self, number: int, row: dict[str, str]) -> Outcome | _Candidate:
+        try:
+            address = normalise(row.get("email", ""))
+        except AddressError:
+            return Outcome.INVALID_ADDRESS
+        try:
+            name = subs.clean_name(row.get("name"))
+        except subs.SubscriberError:
+            return Outcome.INVALID_NAME
+        locale = row.get("language", "").strip().lower() or self.options.default_locale
+        if locale not in LOCALES:
+            return Outcome.INVALID_LANGUAGE
+        cell = row.get("cases", "").strip()
+        wanted = [c for c in _CASE_SPLIT.split(cell) if c] if cell else []
+        if any(c not in self.cases for c in wanted):
+            return Outcome.INVALID_CASE
+        case_ids = tuple(sorted({self.cases[c] for c in wanted}))
+        pid = public_id()
+        index = subs.email_index(address, self.indexer)
+        sealed = subs.sealed_columns(pid, address, name, index, sealer=self.sealer,
+                                     indexer=self.indexer)
+        values = (pid, sealed["email_enc"], index, sealed["fold_index"], sealed["name_enc"],
+                  locale, self.status, not case_ids, False, 1, "import", self.run_at,
+                  self.run_at)
+        return _Candidate(number, index, locale, case_ids, values,
+                          self.copy_line(values) if self.copy_text else b"")
+
+    def copy_line(self, values: tuple[Any, ...]) -> bytes:
+        """The row in PostgreSQL's COPY text format. Every value is either bytes (written
+        as ``\\\\x`` and hex), NULL (``\\N``), or text that holds no tab, newline or
+        backslash by construction (hex public id, a known language and status, fixed words,
+        an ISO timestamp), so nothing needs escaping."""
+        pid, email, index, folded, name = values[:5]
+        name_cell = b"\\\\x" + name.hex().encode() if name else b"\\N"
+        return b"\t".join((
+            pid.encode(), b"\\\\x" + email.hex().encode(), b"\\\\x" + index.hex().encode(),
+            b"\\\\x" + folded.hex().encode(), name_cell,
+            self.fixed[values[5], values[7]]))
+
+
+def _read_ahead(items: Iterator[T], depth: int = 1) -> Generator[T, None, None]:
+    """``items`` produced by a helper thread at most ``depth`` ahead of the consumer, so that
+    the next chunk is read, checked and encrypted while the database works on this one.
+    An exception in the thread is raised here, after the items before it; leaving the loop
+    early (an error in the consumer) stops the thread."""
+    box: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(kind: str, value: Any) -> bool:
+        while not stop.is_set():
+            try:
+                box.put((kind, value), timeout=0.1)
+            except queue.Full:
+                continue
+            return True
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put("item", item):
+                    return
+        except Exception as exc:  # handed over, raised by the consumer
+            put("error", exc)
+            return
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+        put("done", None)
+
+    thread = threading.Thread(target=produce, name="import-read-ahead", daemon=True)
+    thread.start()
     try:
-        address = normalise(row.get("email", ""))
-    except AddressError:
-        return Outcome.INVALID_ADDRESS
-    try:
-        name = subs.clean_name(row.get("name"))
-    except subs.SubscriberError:
-        return Outcome.INVALID_NAME
-    locale = row.get("language", "").strip().lower() or options.default_locale
-    if locale not in LOCALES:
-        return Outcome.INVALID_LANGUAGE
-    cell = row.get("cases", "").strip()
-    wanted = [c for c in _CASE_SPLIT.split(cell) if c] if cell else []
-    if any(c not in cases for c in wanted):
-        return Outcome.INVALID_CASE
-    return _Candidate(number, address, subs.email_index(address), name, locale,
-                      tuple(sorted({cases[c] for c in wanted})))
+        while True:
+            kind, value = box.get()
+            if kind == "done":
+                return
+            if kind == "error":
+                raise value
+            yield value
+    finally:
+        stop.set()
+        thread.join()
 
 
 # --- importing -------------------------------------------------------------------------------
@@ -239,22 +340,18 @@ def import_csv(session: SessionLike, lines: Iterable[str], options: ImportOption
     run_at = utcnow()
     case_ids = {case.public_id: case.id for case, _label in queries.all_cases(session, "en")}
     statistics = queries.Statistics(session)
-    chunk: list[Entry] = []
-
-    def flush() -> None:
-        added = report.added
-        _import_chunk(session, chunk, options, run_at, report, on_row)
-        statistics.inserted(report.added - added)
-        chunk.clear()
-        if after_chunk is not None:
-            after_chunk()
-
-    for number, row in records(lines):
-        chunk.append((number, _parse(number, row, options, case_ids)))
-        if len(chunk) >= options.chunk_size:
-            flush()
-    if chunk:
-        flush()
+    postgres = session.get_bind().dialect.name == "postgresql"
+    preparer = _Preparer(options, case_ids, run_at, copy_text=postgres)
+    chunks = _read_ahead(preparer.chunks(lines))
+    try:
+        for chunk in chunks:
+            added = report.added
+            _import_chunk(session, chunk, options, run_at, report, on_row)
+            statistics.inserted(report.added - added)
+            if after_chunk is not None:
+                after_chunk()
+    finally:
+        chunks.close()  # stops the read-ahead thread when a chunk failed
     return report
 
 
@@ -303,81 +400,14 @@ def _table(model: type[Any]) -> Table:
 
 def _insert(session: SessionLike, new: list[_Candidate], options: ImportOptions,
             run_at: datetime, report: ImportReport) -> dict[int, Outcome]:
-    attested = options.mode is Mode.ATTEST
-    status = (Status.ACTIVE if attested else Status.PENDING).value
-    if attested:
-        assert options.attest_date is not None  # noqa: S101 - checked by ImportOptions
-        consent_at = datetime.combine(options.attest_date, datetime.min.time(), tzinfo=UTC)
-        form, version = "import-attested", options.label
-    else:
-        consent_at, form, version = run_at, "import-opt-in", subs.CONSENT_VERSION
+    """The new subscribers, then their follows and consents, found by index in the database.
+    (No history event: the subscriber row itself says when and through which source it
+    came.)"""
     if session.get_bind().dialect.name == "postgresql":
-        _copy_rows(session, new, status, run_at, (consent_at, form, version))
+        _copy_subscribers(session, new)
     else:
-        _insert_rows(session, new, status, run_at, (consent_at, form, version))
-    if attested:
-        return {c.line: Outcome.ADDED_ATTESTED for c in new}
-    return _send_confirmations(session, new, run_at, report)
-
-
-_SUBSCRIBER_COLUMNS = ("id", "public_id", "email_enc", "email_index", "fold_index",
-                       "name_enc", "locale", "status", "all_alerts", "discreet", "link_version",
-                       "source", "created_at", "updated_at")
-_CONSENT_COLUMNS = ("subscriber_id", "at", "form", "text_version", "locale")
-
-
-def _copy_rows(session: SessionLike, new: list[_Candidate], status: str, run_at: datetime,
-               consent: tuple[datetime, str, str]) -> None:
-    """PostgreSQL: the new subscribers, their follows and consents written with COPY, in the
-    session's transaction. Their ids are taken from the table's sequence first (as the
-    column default would), so no row has to be looked up again. A unique violation (a
-    concurrent sign-up of the same address) fails the chunk, as the INSERT would."""
-    session.flush()
-    driver: Any = session.connection().connection.driver_connection
-    table, follows, consents = (_table(m).name for m in (Subscriber, Follow, Consent))
-    consent_at, form, version = consent
-    with driver.cursor() as cur:
-        cur.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id')) "
-                    "FROM generate_series(1, %s)", (table, len(new)))
-        ids = [row[0] for row in cur.fetchall()]
-        with cur.copy(f"COPY {table} ({', '.join(_SUBSCRIBER_COLUMNS)}) FROM STDIN") as copy:
-            for sid, c in zip(ids, new, strict=True):
-                pid = public_id()
-                sealed = subs.sealed_columns(pid, c.address, c.name, c.index)
-                copy.write_row((sid, pid, sealed["email_enc"], sealed["email_index"],
-                                sealed["fold_index"], sealed["name_enc"], c.locale, status,
-                                not c.case_ids, False, 1, "import", run_at, run_at))
-        following = [(sid, case_id) for sid, c in zip(ids, new, strict=True)
-                     for case_id in c.case_ids]
-        if following:
-            with cur.copy(f"COPY {follows} (subscriber_id, case_id) FROM STDIN") as copy:
-                for row in following:
-                    copy.write_row(row)
-        # (No history event: the subscriber row itself says when and through which source
-        # it came.)
-        with cur.copy(f"COPY {consents} ({', '.join(_CONSENT_COLUMNS)}) FROM STDIN") as copy:
-            for sid, c in zip(ids, new, strict=True):
-                copy.write_row((sid, consent_at, form, version, c.locale))
-
-
-def _insert_rows(session: SessionLike, new: list[_Candidate], status: str, run_at: datetime,
-                 consent: tuple[datetime, str, str]) -> None:
-    """Other databases: one executemany, then the follows and consents found by index."""
-    params = []
-    for c in new:
-        pid = public_id()
-        params.append({
-            "public_id": pid, **subs.sealed_columns(pid, c.address, c.name, c.index),
-            "locale": c.locale, "status": status, "all_alerts": not c.case_ids,
-            "discreet": False, "link_version": 1, "source": "import",
-            "created_at": run_at, "updated_at": run_at,
-        })
-    table = _table(Subscriber)
-    raw = {name: bindparam(name, type_=queries.RawBytes())
-           for name in ("email_enc", "email_index", "fold_index", "name_enc")}
-    session.execute(insert(table).values(raw), params)
-    del params
-    ours = queries.among(session, Subscriber.email_index, [c.index for c in new])
+        _insert_subscribers(session, new)
+    indexes = [c.index for c in new]
     following = {c.index: c.case_ids for c in new if c.case_ids}
     if following:
         rows = session.execute(select(Subscriber.id, Subscriber.email_index).where(
@@ -385,13 +415,46 @@ def _insert_rows(session: SessionLike, new: list[_Candidate], status: str, run_a
         session.execute(insert(_table(Follow)), [
             {"subscriber_id": sid, "case_id": case_id}
             for sid, index in rows for case_id in following[bytes(index)]])
-    consent_at, form, version = consent
-    # The consent rows are copied from the rows just written, in the database. (No history
-    # event: the subscriber row itself says when and through which source it came.)
+    if options.mode is Mode.ATTEST:
+        assert options.attest_date is not None  # noqa: S101 - checked by ImportOptions
+        consent_at = datetime.combine(options.attest_date, datetime.min.time(), tzinfo=UTC)
+        form, version = "import-attested", options.label
+    else:
+        consent_at, form, version = run_at, "import-opt-in", subs.CONSENT_VERSION
+    # One statement: the consent rows are made from the rows just written, in the database.
     session.execute(insert(_table(Consent)).from_select(
         ["subscriber_id", "at", "form", "text_version", "locale"],
         select(Subscriber.id, literal(consent_at, Consent.at.type), literal(form),
-               literal(version), Subscriber.locale).where(ours)))
+               literal(version), Subscriber.locale)
+        .where(queries.among(session, Subscriber.email_index, indexes))))
+    if options.mode is Mode.ATTEST:
+        return {c.line: Outcome.ADDED_ATTESTED for c in new}
+    return _send_confirmations(session, new, run_at, report)
+
+
+_SUBSCRIBER_COLUMNS = ("public_id", "email_enc", "email_index", "fold_index", "name_enc",
+                       "locale", "status", "all_alerts", "discreet", "link_version", "source",
+                       "created_at", "updated_at")
+
+
+def _copy_subscribers(session: SessionLike, new: list[_Candidate]) -> None:
+    """PostgreSQL: the chunk's rows in one COPY, in the session's transaction, from the text
+    the read-ahead thread prepared (ids from the column default). A unique violation (a
+    concurrent sign-up of the same address) fails the chunk, as an INSERT would."""
+    session.flush()
+    driver: Any = session.connection().connection.driver_connection
+    columns = ", ".join(_SUBSCRIBER_COLUMNS)
+    with driver.cursor() as cur, cur.copy(
+            f"COPY {_table(Subscriber).name} ({columns}) FROM STDIN") as copy:
+        copy.write(b"".join(c.copy_line for c in new))
+
+
+def _insert_subscribers(session: SessionLike, new: list[_Candidate]) -> None:
+    """Other databases: one executemany of the prepared rows."""
+    raw = {name: bindparam(name, type_=queries.RawBytes())
+           for name in ("email_enc", "email_index", "fold_index", "name_enc")}
+    session.execute(insert(_table(Subscriber)).values(raw),
+                    [dict(zip(_SUBSCRIBER_COLUMNS, c.values, strict=True)) for c in new])
 
 
 def _send_confirmations(session: SessionLike, new: list[_Candidate], run_at: datetime,

@@ -19,6 +19,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
 from campaign.addresses import fold, normalise
+from campaign.crypto import BlindIndex, FieldCipher
 from campaign.db import SessionLike, public_id, utcnow
 from campaign.extensions import blind_index, cipher
 from campaign.mail import services as mail
@@ -52,12 +53,12 @@ class SubscriberError(ValueError):
 # --- encryption helpers ----------------------------------------------------------------------
 
 
-def email_index(address: str) -> bytes:
-    return blind_index().digest(address, purpose="email")
+def email_index(address: str, indexer: BlindIndex | None = None) -> bytes:
+    return (indexer or blind_index()).digest(address, purpose="email")
 
 
-def fold_index(address: str) -> bytes:
-    return blind_index().digest(fold(address), purpose="email-folded")
+def fold_index(address: str, indexer: BlindIndex | None = None) -> bytes:
+    return (indexer or blind_index()).digest(fold(address), purpose="email-folded")
 
 
 def email_of(subscriber: Subscriber) -> str:
@@ -469,16 +470,18 @@ def suppress_bounced(session: SessionLike, address_index: bytes, reason: Suppres
 # --- bulk import ------------------------------------------------------------------------------
 
 
-def sealed_columns(pid: str, address: str, name: str, index: bytes | None = None
+def sealed_columns(pid: str, address: str, name: str, index: bytes | None = None, *,
+                   sealer: FieldCipher | None = None, indexer: BlindIndex | None = None
                    ) -> dict[str, bytes | None]:
     """The encrypted and indexed columns of a new subscriber row, built without an ORM object
     (bulk import): exactly what :func:`set_email` and :func:`set_name` store. ``address`` is
     normalised and ``name`` cleaned (:func:`clean_name`) by the caller, who may pass the
-    ``email_index(address)`` it already computed."""
-    sealer = cipher()
+    ``email_index(address)`` it already computed. ``sealer`` and ``indexer`` default to the
+    app's; a caller outside the app context (the import's read-ahead thread) passes them."""
+    sealer = sealer or cipher()
     return {
         "email_enc": sealer.encrypt(address, table=TABLE, column="email", row=pid),
-        "email_index": index if index is not None else email_index(address),
-        "fold_index": fold_index(address),
+        "email_index": index if index is not None else email_index(address, indexer),
+        "fold_index": fold_index(address, indexer),
         "name_enc": sealer.encrypt(name, table=TABLE, column="name", row=pid) if name else None,
     }

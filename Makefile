@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 FLASK := $(BIN)/flask --app campaign
 MO := translations/ru/LC_MESSAGES/messages.mo translations/tg/LC_MESSAGES/messages.mo
 
-.PHONY: run test lint typecheck pytest translations compile-translations clean-venv bench
+.PHONY: run test lint typecheck pytest translations compile-translations clean-venv bench bench-import
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,9 @@ run: $(STAMP) compile-translations
 
 bench: $(STAMP) compile-translations
 	$(BIN)/python bench/fanout.py
+
+bench-import: $(STAMP) compile-translations
+	$(BIN)/python bench/import.py
 
 clean-venv:
 	rm -rf $(VENV)

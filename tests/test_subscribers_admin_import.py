@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import re
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -384,3 +386,58 @@ def test_the_command_stops_at_an_unreadable_row_and_keeps_the_chunks_before(
         failed = db.session.scalars(select(AuditEvent).where(
             AuditEvent.action == "subscribers.import_failed")).one()
         assert failed.detail == {"mode": "attest", "error": "csv", "via": "cli"}
+
+
+def _read_ahead_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "import-read-ahead"]
+
+
+def test_the_read_ahead_thread_hands_over_items_in_order_then_the_error() -> None:
+    closed: list[bool] = []
+
+    def source() -> Iterator[int]:
+        try:
+            yield from range(5)
+            raise imports.ImportFileError("csv", 7)
+        finally:
+            closed.append(True)
+
+    got: list[int] = []
+    with pytest.raises(imports.ImportFileError) as raised:
+        for item in imports._read_ahead(source()):
+            got.append(item)
+    assert got == [0, 1, 2, 3, 4] and raised.value.line == 7
+    assert closed == [True] and not _read_ahead_threads()
+
+
+def test_a_failing_consumer_stops_the_read_ahead_thread_and_closes_the_file() -> None:
+    closed: list[bool] = []
+
+    def endless() -> Iterator[int]:
+        try:
+            yield from itertools.count()
+        finally:
+            closed.append(True)
+
+    chunks = imports._read_ahead(endless())
+    with pytest.raises(RuntimeError):
+        try:
+            for item in chunks:
+                if item == 3:
+                    raise RuntimeError("the database went away")
+        finally:
+            chunks.close()
+    assert closed == [True] and not _read_ahead_threads()
+
+
+def test_an_import_that_fails_in_the_database_leaves_no_thread_behind(
+        app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*_args: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(imports, "_insert", broken)
+    lines = ["email\n"] + [f"t{i}@example.org\n" for i in range(50)]
+    with app.app_context(), pytest.raises(RuntimeError, match="disk full"):
+        imports.import_csv(db.session, lines, imports.ImportOptions(
+            imports.Mode.ATTEST, "test", date(2026, 1, 1), chunk_size=10))
+    assert not _read_ahead_threads()

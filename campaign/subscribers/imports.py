@@ -61,7 +61,7 @@ from campaign.subscribers.models import (
 )
 from campaign.text import neutralise_csv_cell, strip_controls
 
-CHUNK = 1000
+CHUNK = 2000
 REPORT_LIMIT = 500
 SOURCE_MAX = 21  # the label is "<source> <YYYY-MM-DD>" in Consent.text_version (32)
 COLUMNS = ("email", "name", "language", "cases")

@@ -316,7 +316,15 @@ def _read_ahead(items: Iterator[T], depth: int = 1) -> Generator[T, None, None]:
     thread.start()
     try:
         while True:
-            kind, value = box.get()
+            try:
+                kind, value = box.get(timeout=1)
+            except queue.Empty:
+                if thread.is_alive():
+                    continue
+                try:  # it may have handed over its last item as it ended
+                    kind, value = box.get_nowait()
+                except queue.Empty:
+                    raise RuntimeError("the import's read-ahead thread ended early") from None
             if kind == "done":
                 return
             if kind == "error":

@@ -149,9 +149,13 @@ def serve_command(host: str, port: int) -> None:
     mode = "SMTP relay" if config.smtp_url else f"maildir {config.maildir}"
     click.echo(f"serving {config.base_url} (mail: {mode}; captured mail at /admin/outbox)")
     # Flask ignores app.run() inside a CLI command; serve with Werkzeug directly.
-    from werkzeug.serving import run_simple
+    from werkzeug.serving import WSGIRequestHandler, run_simple
 
-    run_simple(host, port, app, threaded=True, use_reloader=False)
+    class Handler(WSGIRequestHandler):
+        def version_string(self) -> str:
+            return "campaign"  # not Werkzeug's and Python's versions
+
+    run_simple(host, port, app, threaded=True, use_reloader=False, request_handler=Handler)
 
 
 def init_app(app: Flask) -> None:

@@ -94,6 +94,7 @@ def test_serve_answers_in_three_languages_with_the_right_lang(env: dict[str, str
         for lang, sample in (("en", "Pamiri"), ("ru", "памир"), ("tg", "Помир")):
             with urllib.request.urlopen(f"{base}/{lang}/", timeout=5) as response:
                 assert response.status == 200
+                assert response.headers["Server"] == "campaign"  # no server version
                 html = response.read().decode()
             assert f'<html lang="{lang}"' in html
             assert sample in html

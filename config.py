@@ -62,6 +62,9 @@ class Config:
     # Messages per second to one recipient domain; None = half of send_rate.
     send_rate_per_domain: float | None = None
     trusted_proxies: int = 0
+    # Seconds between reconcile runs (due schedules, lost jobs, expired claims), in the embedded
+    # runner and in the RQ workers (one run per interval among all workers).
+    reconcile_interval: float = 30.0
     # "rq" when REDIS_URL is set, "thread" otherwise; tests use "eager" (run after commit).
     job_runner: str = "thread"
     require_second_approval: bool = False
@@ -110,6 +113,13 @@ def _number(name: str, value: str, kind: type[int] | type[float]) -> float:
     if number < 0:
         raise ConfigError(f"{name}: must not be negative")
     return number
+
+
+def _interval(value: str) -> float:
+    seconds = float(_number("RECONCILE_INTERVAL", value, float))
+    if not 1 <= seconds <= 3600:
+        raise ConfigError("RECONCILE_INTERVAL: seconds between 1 and 3600")
+    return seconds
 
 
 def generate_secret() -> str:
@@ -240,6 +250,7 @@ def load_config(env: Mapping[str, str], *, dev_secrets: Mapping[str, str] | None
             if env.get("SEND_RATE_PER_DOMAIN", "").strip() else None
         ),
         trusted_proxies=int(_number("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "0"), int)),
+        reconcile_interval=_interval(env.get("RECONCILE_INTERVAL", "30")),
         job_runner=runner,
         require_second_approval=_bool(
             "REQUIRE_SECOND_APPROVAL", env.get("REQUIRE_SECOND_APPROVAL", second_default)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -57,6 +58,8 @@ class ThreadRunner:
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._reconcile_interval = reconcile_interval
+        self._next_reconcile = 0.0
+        self._stopping = threading.Event()
 
     def start(self) -> None:
         with self._lock:
@@ -68,6 +71,13 @@ class ThreadRunner:
     def enqueue(self, spec: JobSpec) -> None:
         self._queue.put(spec)
         self.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Finish the job under way and end the thread (jobs still queued stay queued)."""
+        self._stopping.set()
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
 
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Block until every queued job has run (tests and the CLI use this)."""
@@ -82,16 +92,25 @@ class ThreadRunner:
             raise TimeoutError("jobs still running")
 
     def _loop(self) -> None:
-        while True:
+        interval = self._reconcile_interval
+        self._next_reconcile = time.monotonic() + (interval or 0)
+        while not self._stopping.is_set():
+            # Reconcile on time even when jobs never stop coming: a busy queue must not keep
+            # a due schedule waiting. (At least every second, to notice stop().)
+            wait = 1.0 if interval is None else min(
+                max(self._next_reconcile - time.monotonic(), 0), 1.0)
             try:
-                spec = self._queue.get(timeout=self._reconcile_interval)
+                spec = self._queue.get(timeout=wait)
             except queue.Empty:
+                spec = None
+            if spec is not None:
+                try:
+                    self._run(spec)
+                finally:
+                    self._queue.task_done()
+            if interval is not None and time.monotonic() >= self._next_reconcile:
                 self._run(JobSpec("workers.maintenance.reconcile", ()))
-                continue
-            try:
-                self._run(spec)
-            finally:
-                self._queue.task_done()
+                self._next_reconcile = time.monotonic() + interval
 
     def _run(self, spec: JobSpec) -> None:
         with self._app.app_context():
@@ -217,7 +236,7 @@ JOB_FUNCTIONS: tuple[str, ...] = (
 def make_runner(app: Flask, config: Config) -> Runner:
     if config.job_runner == "rq" and config.redis_url:
         return RQRunner(config.redis_url)
-    return ThreadRunner(app)
+    return ThreadRunner(app, config.reconcile_interval)
 
 
 def init_app(app: Flask) -> None:

@@ -8,12 +8,15 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from flask import Flask
 from sqlalchemy import func, select, text
 
+from campaign.admin.models import Organiser
+from campaign.alerts import sending, services
 from campaign.alerts.models import AlertDelivery
 from campaign.extensions import db
 from campaign.subscribers.models import Subscriber
@@ -26,6 +29,7 @@ from tests.test_alerts_support import (
     alert_of,
     language_of,
     make_alert,
+    organiser,
     parse,
     received,
     send_now,
@@ -179,3 +183,30 @@ def test_a_redis_flush_mid_send_loses_nobody_and_doubles_nobody(
     assert enqueued >= 1  # the alerts queue was empty: the rows were enqueued again
     everyone_once(app, sink, made)
     assert alert_of(app, pid)["duplicates"] == 0
+
+
+def test_a_running_worker_starts_a_due_schedule_with_no_cron_and_no_one_calling_reconcile(
+    app: Flask, sink: SmtpSink, keys: dict[str, str], settings: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    made = add_subscribers(app, 30)
+    pid = make_alert(app)
+    env = worker_env(keys, tmp_path / "instance", **settings, RECONCILE_INTERVAL="1")
+    worker = Worker(env, tmp_path / "reconciling-worker.log")
+    try:
+        author = organiser(app)
+        with app.app_context():
+            alert = services.find(db.session, pid)
+            who = db.session.get(Organiser, author)
+            assert alert is not None and who is not None
+            sending.schedule(db.session, alert, datetime.now(UTC) + timedelta(hours=1), who)
+            db.session.commit()
+        time.sleep(3)  # the worker's start-up reconcile is over; the alert is not due yet
+        assert alert_of(app, pid)["status"] == "scheduled"
+        with app.app_context():  # an hour later
+            db.session.execute(text("UPDATE alerts SET scheduled_at = now()"))
+            db.session.commit()
+        assert wait_until(lambda: alert_of(app, pid)["status"] == "sent", 60), alert_of(app, pid)
+        everyone_once(app, sink, made)
+    finally:
+        worker.stop()

@@ -80,11 +80,18 @@ def test_production_requires_https_base_url() -> None:
     ("name", "value"),
     [("DATA_KEYS", "not-base64!"), ("INDEX_KEY", base64.urlsafe_b64encode(b"short").decode()),
      ("SEND_RATE", "fast"), ("TRUSTED_PROXIES", "-1"), ("CAMPAIGN_ENV", "staging"),
-     ("MAIL_FROM", "Campaign <a@example.org>"), ("SMTP_URL", "http://relay.example.org")],
+     ("MAIL_FROM", "Campaign <a@example.org>"), ("SMTP_URL", "http://relay.example.org"),
+     ("RECONCILE_INTERVAL", "0"), ("RECONCILE_INTERVAL", "soon"),
+     ("RECONCILE_INTERVAL", "86400")],
 )
 def test_bad_values_are_refused_with_the_setting_named(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         load_config(production_env(**{name: value}))
+
+
+def test_reconcile_runs_every_thirty_seconds_unless_told() -> None:
+    assert load_config(production_env()).reconcile_interval == 30.0
+    assert load_config(production_env(RECONCILE_INTERVAL="5")).reconcile_interval == 5.0
 
 
 def test_per_domain_send_rate_is_optional() -> None:

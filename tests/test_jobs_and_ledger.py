@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from email import policy
@@ -218,3 +219,30 @@ def test_unused(app: Flask) -> None:
     assert accounts.PASSWORD_MIN == 14
     assert EMAIL
     assert pyotp
+
+
+RAN: list[str] = []
+
+
+def note_job(name: str) -> None:
+    """A job for the runner test below."""
+    RAN.append(name)
+
+
+def test_the_embedded_runner_reconciles_on_time_even_while_jobs_keep_coming(
+        app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    import workers.maintenance
+
+    monkeypatch.setattr(workers.maintenance, "reconcile", lambda: RAN.append("reconcile"))
+    RAN.clear()
+    runner = jobs.ThreadRunner(app, reconcile_interval=0.3)
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < 1.5:  # a job every 50 ms: never idle for 0.3 s
+            runner.enqueue(jobs.JobSpec("tests.test_jobs_and_ledger.note_job", ("job",)))
+            time.sleep(0.05)
+        runner.wait_idle()
+    finally:
+        runner.stop()
+    assert RAN.count("job") >= 20
+    assert 3 <= RAN.count("reconcile") <= 6, RAN.count("reconcile")

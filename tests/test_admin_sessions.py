@@ -42,6 +42,28 @@ def test_sign_out_everywhere_ends_every_session_of_the_account_only(app: Flask) 
             select(AuditEvent).where(AuditEvent.action == "sessions.ended")) is not None
 
 
+def test_signing_out_kills_a_copy_of_the_cookie_and_the_accounts_other_sessions(
+        app: Flask) -> None:
+    me = make_account(app, "me@example.org")
+    colleague = make_account(app, "colleague@example.org")
+    laptop, phone, theirs = signed_in(app, me), signed_in(app, me), signed_in(app, colleague)
+    stolen = app.test_client()
+    cookie = laptop.get_cookie("session")
+    assert cookie is not None
+    stolen.set_cookie("session", cookie.value)
+    assert stolen.get("/admin/").status_code == 200  # the copy works while the session lives
+    token = csrf(laptop, "/admin/")
+    done = laptop.post("/admin/logout", data={"csrf_token": token})
+    assert done.status_code == 302 and done.headers["Location"] == "/admin/login"
+    assert stolen.get("/admin/").status_code == 302
+    assert laptop.get("/admin/").status_code == 302
+    assert phone.get("/admin/").status_code == 302
+    assert theirs.get("/admin/").status_code == 200
+    with app.app_context():
+        assert db.session.scalar(
+            select(AuditEvent.action).order_by(AuditEvent.id.desc()).limit(1)) == "logout"
+
+
 def test_disabling_an_account_ends_its_sessions_and_stops_its_sign_in(app: Flask) -> None:
     admin = make_account(app, "admin@example.org", Role.ADMIN)
     target = make_account(app, "target@example.org")

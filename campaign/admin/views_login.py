@@ -154,6 +154,13 @@ def register(bp: Blueprint) -> None:
     @bp.route("/logout", methods=["POST"])
     @auth.public_route
     def logout() -> Any:
+        # A cookie is only a signed token: a copy of it (another tab, a stolen one) would stay
+        # valid until its idle timeout. Signing out therefore ends every session of the account.
+        organiser = auth.current_organiser()
+        if organiser is not None:
+            accounts.end_all_sessions(organiser)
+            accounts.audit(db.session, "logout", actor=organiser, ip=client_ip())
+            db.session.commit()
         auth.end_session()
         return redirect(url_for("admin.login"))
 

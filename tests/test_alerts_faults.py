@@ -5,6 +5,8 @@ mid-send. The shared Redis on 6379 is never touched."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -210,3 +212,29 @@ def test_a_running_worker_starts_a_due_schedule_with_no_cron_and_no_one_calling_
         everyone_once(app, sink, made)
     finally:
         worker.stop()
+
+
+def test_a_deploy_that_sigterms_a_worker_mid_send_loses_nobody_and_doubles_nobody(
+    app: Flask, sink: SmtpSink, workers: Callable[[], Worker],
+) -> None:
+    """SIGTERM (systemd stop, a deploy) to the worker: RQ's warm shutdown lets the batch under
+    way finish, so no row is left claimed or with an unknown outcome; the next worker (the
+    new release) takes the queued batches."""
+    made = add_subscribers(app, N)
+    pid = make_alert(app)
+    sink.data_reply = lambda rcpts: time.sleep(0.002)  # type: ignore[func-returns-value]
+    old = workers()
+    send_now(app, pid)
+    assert wait_until(delivered(sink, 400), 60)
+    os.kill(old.process.pid, signal.SIGTERM)
+    assert old.process.wait(60) == 0
+    with app.app_context():
+        open_rows = db.session.scalar(select(func.count()).select_from(AlertDelivery)
+                                      .where(AlertDelivery.status.in_(["claimed", "submitting"])))
+    assert open_rows == 0
+    assert alert_of(app, pid)["status"] == "sending"  # not done: the rest waits in the queue
+    sink.data_reply = None
+    workers()
+    assert wait_until(lambda: alert_of(app, pid)["status"] == "sent", 90), alert_of(app, pid)
+    everyone_once(app, sink, made)
+    assert alert_of(app, pid)["duplicates"] == 0

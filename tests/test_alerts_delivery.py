@@ -364,3 +364,26 @@ def test_two_last_batches_committing_at_the_same_moment_close_the_alert(
         thread.join(30)
     assert sorted(closed) == [False, True]
     assert alert_of(app, pid) == {**state, "status": "sent", "counts": {"sent": 20}}
+
+
+def test_send_pressed_while_redis_is_down_is_kept_and_goes_out_when_redis_returns(
+    make_app: Callable[..., Flask], pg_url: str, private_redis: PrivateRedis, sink: SmtpSink,
+    app: Flask,
+) -> None:
+    made = add_subscribers(app, 12)
+    pid = make_alert(app)
+    # The web process sees Redis down (nothing listens on port 1) when "Send" is pressed.
+    cut_off = make_app(DATABASE_URL=pg_url, REDIS_URL="redis://127.0.0.1:1/0", JOB_RUNNER="rq",
+                       SMTP_URL=f"smtp://127.0.0.1:{sink.port}", SEND_RATE="100000",
+                       BASE_URL="https://campaign.example.org")
+    assert send_now(cut_off, pid)
+    assert alert_of(app, pid)["status"] == "sending"  # recorded, though nothing was queued
+    assert Queue("alerts", connection=Redis.from_url(private_redis.url)).count == 0
+    with app.app_context():  # Redis comes back a little later
+        db.session.execute(text("UPDATE alerts SET fanout_at = fanout_at - interval '1 minute'"))
+        db.session.commit()
+    # The next reconcile (a worker's timer) finds the send that never reached a queue.
+    assert run_reconcile(app)["enqueued"] == 1
+    work(app, private_redis)
+    assert received(sink) == Counter({a: 1 for a, _ in made})
+    assert alert_of(app, pid)["status"] == "sent"

@@ -19,7 +19,7 @@ from rq import Queue
 from sqlalchemy import select, text
 
 from campaign.admin.models import Organiser
-from campaign.alerts import delivery, ratelimit, sending, services
+from campaign.alerts import content, delivery, ratelimit, sending, services
 from campaign.alerts.models import AlertDelivery
 from campaign.db import utcnow
 from campaign.extensions import db
@@ -387,3 +387,38 @@ def test_send_pressed_while_redis_is_down_is_kept_and_goes_out_when_redis_return
     work(app, private_redis)
     assert received(sink) == Counter({a: 1 for a, _ in made})
     assert alert_of(app, pid)["status"] == "sent"
+
+
+def test_a_message_that_never_renders_fails_after_a_few_tries_and_the_rest_goes_out(
+    app: Flask, private_redis: PrivateRedis, sink: SmtpSink, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made = add_subscribers(app, 9)
+    built = content.cached_message
+    tries: Counter[str] = Counter()
+
+    def broken_in_tajik(alert: Any, locale: str, **kwargs: Any) -> Any:
+        if locale == "tg":
+            tries[locale] += 1
+            raise RuntimeError("the Tajik template is broken")
+        return built(alert, locale, **kwargs)
+
+    monkeypatch.setattr(content, "cached_message", broken_in_tajik)
+    pid = make_alert(app)
+    send_now(app, pid)
+    work(app, private_redis)
+    tajik = {a for a, locale in made if locale == "tg"}
+    assert received(sink) == Counter({a: 1 for a, _ in made if a not in tajik})
+    assert alert_of(app, pid)["counts"] == {"sent": 6, "pending": 3}  # to be tried again
+    for _ in range(delivery.MAX_RENDER_ATTEMPTS):
+        time_passes(app)
+        run_reconcile(app)
+        work(app, private_redis)
+    state = alert_of(app, pid)
+    assert state["status"] == "sent" and state["counts"] == {"sent": 6, "failed": 3}
+    assert tries["tg"] == delivery.MAX_RENDER_ATTEMPTS
+    with app.app_context():
+        failed = db.session.scalars(select(AlertDelivery).where(
+            AlertDelivery.status == "failed")).all()
+        reasons = {(r.error, r.last_reply) for r in failed}
+        assert reasons == {("render", "render: RuntimeError")}
+    assert set(received(sink)) == {a for a, _ in made} - tajik  # nothing sent in Tajik

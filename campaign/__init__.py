@@ -7,8 +7,10 @@ import sys
 from io import BytesIO
 from pathlib import Path
 from typing import IO
+from urllib.parse import unquote_to_bytes
 
 from flask import Flask, Request
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from config import ROOT, Config, ConfigError, config_from_environment
@@ -74,6 +76,23 @@ def create_app(config: Config | None = None) -> Flask:
 
 
 class CampaignRequest(Request):
+    def _load_form_data(self) -> None:
+        if self.mimetype == "application/x-www-form-urlencoded":
+            # Werkzeug keeps bytes that are not UTF-8 as literal "%XX" text, which would then
+            # pass for what someone typed. A browser sends a typed "%" as "%25": such bytes
+            # are a broken or hostile client, refused with 400. (The body is bounded by
+            # MAX_CONTENT_LENGTH and kept, so the form is parsed from this same copy.)
+            try:
+                unquote_to_bytes(self.get_data(cache=True).replace(b"+", b" ")).decode()
+            except UnicodeDecodeError:
+                raise BadRequest() from None
+        super()._load_form_data()
+        # Werkzeug counts the parts of multipart forms only; a url-encoded body of thousands
+        # of fields is refused the same way (413), before any view or CSRF check reads it.
+        limit = self.max_form_parts
+        if limit is not None and sum(len(v) for _k, v in self.form.lists()) > limit:
+            raise RequestEntityTooLarge()
+
     def _get_file_stream(
         self,
         total_content_length: int | None,

@@ -49,3 +49,40 @@ def test_database_down_gives_a_503_in_the_visitors_language(
     assert response.headers["Retry-After"] == "30"
     html = response.get_data(as_text=True)
     assert 'lang="ru"' in html and "Traceback" not in html and "postgres" not in html
+
+
+def test_hostile_requests_get_400_or_413_in_the_pages_language_and_write_nothing(
+    app: Flask,
+) -> None:
+    client = app.test_client()
+    page = client.get("/ru/subscribe").get_data(as_text=True)
+    found = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page)
+    assert found
+    token = found.group(1)
+    good = {"csrf_token": token, "email": "anna@example.org", "language": "ru",
+            "scope": "all", "consent": "y"}
+    form = "application/x-www-form-urlencoded"
+    attempts = {
+        "oversized body": client.post("/ru/subscribe", data={**good, "name": "я" * 2_000_000}),
+        "thousands of fields": client.post(
+            "/ru/subscribe", data={**good, **{f"f{i}": "x" for i in range(3000)}}),
+        "invalid UTF-8": client.post(
+            "/ru/subscribe", content_type=form,
+            data=f"csrf_token={token}&email=%FF%FEanna@example.org&language=ru&scope=all"
+                 "&consent=y".encode()),
+        "NUL byte in the name": client.post("/ru/subscribe", data={**good, "name": "An\x00na"}),
+        "NUL byte in the address": client.post(
+            "/ru/subscribe", data={**good, "email": "anna\x00@example.org"}),
+        "undecodable body": client.post("/ru/subscribe", content_type=form,
+                                        data=b"\xff\xfe\xfd=\x00"),
+    }
+    for what, response in attempts.items():
+        assert response.status_code in (400, 413), what
+        html = response.get_data(as_text=True)
+        assert 'lang="ru"' in html and "Traceback" not in html, what
+        assert re.search("[а-яё]{4}", html), what  # a message in Russian, not an English stub
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Subscriber)) == 0
+        assert db.session.scalar(select(func.count()).select_from(OutgoingMessage)) == 0
+    # The same form, well formed, still works afterwards.
+    assert client.post("/ru/subscribe", data=good).status_code == 302

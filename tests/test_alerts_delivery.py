@@ -4,6 +4,7 @@ schedule across a Redis flush; a double click; an unsubscribe while pending; the
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections import Counter
@@ -422,3 +423,49 @@ def test_a_message_that_never_renders_fails_after_a_few_tries_and_the_rest_goes_
         reasons = {(r.error, r.last_reply) for r in failed}
         assert reasons == {("render", "render: RuntimeError")}
     assert set(received(sink)) == {a for a, _ in made} - tajik  # nothing sent in Tajik
+
+
+def test_a_relay_that_keeps_refusing_is_paused_longer_each_time_with_one_line_per_episode(
+    app: Flask, private_redis: PrivateRedis, sink: SmtpSink, caplog: pytest.LogCaptureFixture,
+) -> None:
+    made = add_subscribers(app, 600)  # three batches: the two after the first hold off
+    sink.refuse_connect = "421 4.3.2 too busy, come back later"
+    pid = make_alert(app)
+    send_now(app, pid)
+    caplog.set_level(logging.WARNING, logger="workers.alerts")
+    pauses = []
+    for episode in range(3):
+        if episode:  # the pause is over
+            private_redis.client.delete(ratelimit.RELAY_KEY)
+            time_passes(app)
+            run_reconcile(app)
+        work(app, private_redis)
+        pauses.append(private_redis.client.pttl(ratelimit.RELAY_KEY) / 1000)
+        assert alert_of(app, pid)["counts"] == {"pending": 600}  # nothing failed
+    assert 50 < pauses[0] <= 60 and 110 < pauses[1] <= 120 and 230 < pauses[2] <= 240
+    lines = [r.getMessage() for r in caplog.records if "relay paused" in r.getMessage()]
+    assert len(lines) == 3 and "421" in lines[0]
+    sink.refuse_connect = None
+    private_redis.client.delete(ratelimit.RELAY_KEY)
+    time_passes(app)
+    run_reconcile(app)
+    work(app, private_redis)
+    assert received(sink) == Counter({a: 1 for a, _ in made})
+    assert alert_of(app, pid)["status"] == "sent"
+    # Mail went through: the next refusal starts again from the shortest pause.
+    assert not private_redis.client.exists(ratelimit.RELAY_EPISODES_KEY)
+
+
+def test_the_in_process_relay_pause_grows_is_capped_and_starts_over() -> None:
+    now = [1000.0]
+    limiter = ratelimit.MemoryLimiter(10, 5, clock=lambda: now[0])
+    pauses = []
+    for _ in range(7):
+        pauses.append(limiter.pause_relay(60))
+        assert limiter.pause_relay(60) == 0  # one episode at a time
+        now[0] += pauses[-1]
+    assert pauses == [60, 120, 240, 480, 900, 900, 900]
+    limiter.relay_recovered()
+    assert limiter.pause_relay(60) == 60
+    now[0] += 60 + ratelimit.RELAY_MEMORY + 1  # an hour and more without trouble
+    assert limiter.pause_relay(60) == 60

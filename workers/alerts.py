@@ -139,6 +139,7 @@ class _Batch:
         self.session.rollback()  # end the read: the writer thread does the rest
         self.queue: list[_Ready] = []
         self.stop, self.wait, self.waited, self.extended = "", 0.0, 0.0, utcnow()
+        self.relay_ok = False
 
     def _ready(self, row: delivery.Row) -> _Ready:
         subscriber = row.subscriber.as_subscriber()
@@ -214,6 +215,9 @@ class _Batch:
                 else:
                     result = connection.send(self.config.return_path, ready.address, data)
                 done.append((ready.row, result))
+                if result.outcome == "sent" and not self.relay_ok:
+                    self.relay_ok = True
+                    self.limiter.relay_recovered()  # a later refusal starts from the base
                 window.append(result.outcome == "policy")
                 halt = ("relay" if result.outcome == "paused"
                         else "policy" if sum(window) >= POLICY_BURST else "")
@@ -251,12 +255,13 @@ class _Batch:
         delivery.record(session, self.alert_id, results, now)
         untried = [r.row.id for r in self.queue]
         if stop == "relay":
-            if self.limiter.pause_relay(delivery.RELAY_PAUSE.total_seconds()):
+            pause = self.limiter.pause_relay(delivery.RELAY_PAUSE.total_seconds())
+            if pause:  # one line per episode, whichever worker starts it
                 reply = next((f"{r.code} {r.reply}" for _, r in reversed(results)
                               if r.outcome == "paused"), "")
-                log.warning("relay paused for %ds: %s", delivery.RELAY_PAUSE.total_seconds(),
-                            reply)
-            delivery.release(session, untried, now, delay=delivery.RELAY_PAUSE)
+                log.warning("relay paused for %ds: %s", pause, reply)
+            wait = max(pause, self.limiter.relay_paused_for(), 1.0)
+            delivery.release(session, untried, now, delay=timedelta(seconds=wait))
         elif stop == "policy":
             reply = next((f"{r.code} {r.reply}" for _, r in reversed(results)
                           if r.outcome == "policy"), "")

@@ -31,6 +31,22 @@ BURST_SECONDS: Final = 1.0  # a bucket holds this many seconds' worth of tokens
 UNLIMITED: Final = 1e9
 KEY_TTL_MS: Final = 60_000
 RELAY_KEY: Final = "campaign:relay:paused_until"
+RELAY_EPISODES_KEY: Final = "campaign:relay:episodes"
+# A relay that keeps refusing is paused for longer each time: base × 2^(n-1), at most this.
+RELAY_PAUSE_MAX: Final = 15 * 60.0
+# Episodes are forgotten after this long without a new one, or at the next message sent.
+RELAY_MEMORY: Final = 3600
+
+# KEYS[1] the pause, KEYS[2] the episode count. ARGV: base pause (ms), longest pause (ms),
+# episode memory (s). Starts a pause unless one is under way; returns its length in ms, or 0.
+_RELAY_LUA: Final = """
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local n = redis.call('INCR', KEYS[2])
+redis.call('EXPIRE', KEYS[2], tonumber(ARGV[3]))
+local ms = math.floor(math.min(tonumber(ARGV[1]) * 2 ^ (n - 1), tonumber(ARGV[2])))
+redis.call('SET', KEYS[1], '1', 'PX', ms)
+return ms
+"""
 GLOBAL_KEY: Final = "campaign:rate:global"
 DOMAIN_KEY: Final = "campaign:rate:domain:"
 
@@ -106,7 +122,15 @@ class Grant:
 class SendLimiter(Protocol):
     def acquire(self, domains: Sequence[str]) -> Grant: ...
 
-    def pause_relay(self, seconds: float) -> bool: ...
+    def pause_relay(self, seconds: float) -> float:
+        """Pause every worker's sending to the relay: ``seconds`` the first time, twice as
+        long at each further episode (at most RELAY_PAUSE_MAX). Returns the pause started,
+        or 0 when one was already under way (so each episode is logged once)."""
+        ...
+
+    def relay_recovered(self) -> None:
+        """The relay accepted mail again: the next episode starts from the base pause."""
+        ...
 
     def relay_paused_for(self) -> float: ...
 
@@ -133,6 +157,7 @@ class MemoryLimiter:
         self._lock = threading.Lock()
         self._buckets: dict[str, tuple[float, float]] = {}
         self._paused_until = 0.0
+        self._episodes, self._last_episode = 0, 0.0
 
     def _fill(self, key: str, rate: float, now: float) -> float:
         cap = max(rate * BURST_SECONDS, 1.0)
@@ -165,13 +190,22 @@ class MemoryLimiter:
                     wait = min((1 - tokens[k]) / self.per_domain for k in keys)
             return Grant(tuple(allowed), wait)
 
-    def pause_relay(self, seconds: float) -> bool:
+    def pause_relay(self, seconds: float) -> float:
         with self._lock:
             now = self._clock()
-            fresh = self._paused_until <= now
-            if fresh:
-                self._paused_until = now + seconds
-            return fresh
+            if self._paused_until > now:
+                return 0.0
+            if now - self._last_episode > RELAY_MEMORY:
+                self._episodes = 0
+            self._episodes += 1
+            self._last_episode = now
+            pause = min(seconds * 2 ** (self._episodes - 1), RELAY_PAUSE_MAX)
+            self._paused_until = now + pause
+            return pause
+
+    def relay_recovered(self) -> None:
+        with self._lock:
+            self._episodes = 0
 
     def relay_paused_for(self) -> float:
         with self._lock:
@@ -187,6 +221,7 @@ class RedisLimiter:
         self.rate = _rate(rate)
         self.per_domain = _rate(per_domain)
         self._script = connection.register_script(_LUA)
+        self._relay_script = connection.register_script(_RELAY_LUA)
         self._fallback = MemoryLimiter(rate, per_domain)
         self._warned = False
 
@@ -217,16 +252,26 @@ class RedisLimiter:
         allowed = tuple(bool(int(v)) for v in reply[:-1])
         return Grant(allowed, int(reply[-1]) / 1000.0)
 
-    def pause_relay(self, seconds: float) -> bool:
+    def pause_relay(self, seconds: float) -> float:
         from redis.exceptions import RedisError
 
-        until = time.time() + seconds
         try:
-            return bool(self._redis.set(RELAY_KEY, repr(until), nx=True,
-                                        px=max(1, int(seconds * 1000))))
+            started = self._relay_script(
+                keys=[RELAY_KEY, RELAY_EPISODES_KEY],
+                args=[max(1, int(seconds * 1000)), int(RELAY_PAUSE_MAX * 1000), RELAY_MEMORY])
         except RedisError as exc:
             self._unreachable(exc)
             return self._fallback.pause_relay(seconds)
+        return int(started) / 1000.0
+
+    def relay_recovered(self) -> None:
+        from redis.exceptions import RedisError
+
+        self._fallback.relay_recovered()
+        try:
+            self._redis.delete(RELAY_EPISODES_KEY)
+        except RedisError as exc:
+            self._unreachable(exc)
 
     def relay_paused_for(self) -> float:
         from redis.exceptions import RedisError

@@ -387,3 +387,14 @@ def test_memory_transport_records_and_follows_its_script() -> None:
         gone = connection.send("b@example.org", "gone@example.net", b"data")
     assert (gone.outcome, gone.suppress) == ("failed", True)
     assert transport.outbox == [("b@example.org", "a@example.net", b"data")]
+
+
+def test_a_relay_that_goes_silent_after_the_data_gives_an_unknown_outcome(
+    sink: SmtpSink,
+) -> None:
+    """No reply to the final dot within the timeout: the message may have been queued, so it
+    is neither "sent" nor "failed" (the alert re-sends it once, a letter goes to review)."""
+    sink.data_reply = lambda rcpts: time.sleep(2) if rcpts[0].startswith("slow") else None
+    with smtp(sink, timeout=0.5).connect() as connection:
+        silent = connection.send("b@example.org", "slow@example.net", message())
+    assert silent.outcome == "unknown"  # after 2 s the sink would have said 250: "sent"

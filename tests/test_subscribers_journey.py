@@ -5,6 +5,7 @@ from __future__ import annotations
 import html as html_lib
 import re
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator
 from email import policy
 from email.message import EmailMessage
@@ -365,3 +366,42 @@ def test_a_change_of_address_waits_for_the_new_address_to_confirm(
         subscriber = db.session.scalars(select(Subscriber)).one()
         assert email_of(subscriber) == "new@example.org"
     assert client.get(prefs_path).status_code == 410  # links to the old address are void
+
+
+def test_a_burst_of_concurrent_sign_ups_gives_no_5xx_and_one_confirmation_per_address(
+    make_app: Callable[..., Flask], db_url: str, sink: SmtpSink,
+) -> None:
+    """Forty sign-ups posted at the same instant, on both engines: twenty different people,
+    and twenty variants of one Gmail address (dots, +tags) from twenty addresses."""
+    site = make_app(DATABASE_URL=db_url, SMTP_URL=f"smtp://127.0.0.1:{sink.port}")
+    distinct = [f"burst{i}@example.org" for i in range(20)]
+    bombs = [f"t.arget+{i}@gmail.com" if i % 2 else f"target+{i}@gmail.com" for i in range(20)]
+    ready = []
+    for n, address in enumerate(distinct + bombs):
+        client = site.test_client()
+        client.environ_base["REMOTE_ADDR"] = f"198.51.100.{n + 1}"
+        ready.append((client, csrf_of(client.get("/en/subscribe").get_data(as_text=True)),
+                      address))
+    start = threading.Barrier(len(ready))
+    statuses: dict[str, int] = {}
+
+    def post(client: FlaskClient, token: str, address: str) -> None:
+        start.wait(timeout=30)
+        response = client.post("/en/subscribe", data={
+            "csrf_token": token, "email": address, "name": "", "language": "en",
+            "scope": "all", "consent": "y"})
+        statuses[address] = response.status_code
+
+    threads = [threading.Thread(target=post, args=args) for args in ready]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert len(statuses) == 40 and set(statuses.values()) == {302}, statuses
+    wait_for_jobs(site)
+    with site.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Subscriber)) == 40
+        confirmations = db.session.scalar(select(func.count()).select_from(OutgoingMessage)
+                                          .where(OutgoingMessage.template == "subscribers/confirm"))
+    assert confirmations == 21  # one per person, one for all the Gmail variants
+    assert len(sink.messages) == 21

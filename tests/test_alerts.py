@@ -487,3 +487,16 @@ def test_a_translator_changes_only_the_russian_and_tajik_text(
         assert english is not None and english.subject == SUBJECTS["en"]
         assert alert.audience == "all"
     assert translator.get("/admin/alerts/new").status_code == 403
+
+
+def test_retries_wait_longer_each_time_and_stop_at_the_horizon() -> None:
+    from campaign.alerts import delivery
+
+    waits = [delivery.retry_delay(attempts).total_seconds() for attempts in range(1, 30)]
+    assert waits == sorted(waits) and waits[0] == 60 and waits[-1] > 100 * waits[0]
+    # A relay that answers 4xx for two days is tried about a dozen times, then the row expires.
+    elapsed, tries = 0.0, 0
+    while elapsed < delivery.RETRY_HORIZON.total_seconds():
+        elapsed += waits[tries]
+        tries += 1
+    assert 10 <= tries <= 20

@@ -24,6 +24,7 @@ from campaign.extensions import db
 from campaign.subscribers.models import Subscriber
 from campaign.subscribers.services import email_of
 from tests.smtp_sink import SmtpSink
+from tests.tcp_proxy import TcpProxy
 from tests.test_alerts_support import (
     PrivateRedis,
     Worker,
@@ -238,3 +239,45 @@ def test_a_deploy_that_sigterms_a_worker_mid_send_loses_nobody_and_doubles_nobod
     assert wait_until(lambda: alert_of(app, pid)["status"] == "sent", 90), alert_of(app, pid)
     everyone_once(app, sink, made)
     assert alert_of(app, pid)["duplicates"] == 0
+
+
+def test_the_database_gone_mid_send_loses_nobody_and_the_worker_recovers_on_its_own(
+    app: Flask, sink: SmtpSink, keys: dict[str, str], settings: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    """The worker reaches PostgreSQL through a proxy that is cut for a few seconds mid-send.
+    No message goes out without a committed claim; the batch that lost its database fails;
+    once its leases run out, the worker's own reconcile timer recovers its rows."""
+    made = add_subscribers(app, 1000)
+    pid = make_alert(app)
+    sink.data_reply = lambda rcpts: time.sleep(0.002)  # type: ignore[func-returns-value]
+    with TcpProxy(("127.0.0.1", 5432)) as proxy:
+        via_proxy = settings["DATABASE_URL"].replace(":5432/", f":{proxy.port}/")
+        assert via_proxy != settings["DATABASE_URL"]
+        env = worker_env(keys, tmp_path / "instance",
+                         **{**settings, "DATABASE_URL": via_proxy}, RECONCILE_INTERVAL="1")
+        worker = Worker(env, tmp_path / "worker.log")
+        try:
+            send_now(app, pid)
+            assert wait_until(delivered(sink, 200), 60)
+            proxy.cut()
+            cut_at = datetime.now(UTC)
+            sent_before = len(received(sink))
+            time.sleep(4)
+            assert len(received(sink)) - sent_before <= 50  # one group at most, then nothing
+            proxy.restore()
+            time.sleep(2)  # the failed batch is over; later batches claim with fresh leases
+            with app.app_context():  # the dead batch's leases run out (five minutes, shortened)
+                db.session.execute(text(
+                    "UPDATE alert_deliveries SET lease_until = now() - interval '1 second' "
+                    "WHERE status IN ('claimed', 'submitting') AND updated_at < :cut"),
+                    {"cut": cut_at})
+                db.session.commit()
+            assert wait_until(lambda: alert_of(app, pid)["status"] == "sent", 120), \
+                alert_of(app, pid)
+        finally:
+            worker.stop()
+    counts = received(sink)
+    assert set(counts) == {a for a, _ in made}  # nobody lost
+    doubled = sum(1 for n in counts.values() if n > 1)
+    assert max(counts.values()) <= 2 and doubled <= alert_of(app, pid)["duplicates"] <= 50

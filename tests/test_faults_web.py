@@ -5,18 +5,26 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
 
 from flask import Flask
-from sqlalchemy import func, select
+from redis import Redis
+from sqlalchemy import func, select, update
 
+from campaign.db import utcnow
 from campaign.extensions import db
 from campaign.mail.models import OutgoingMessage, Status
 from campaign.subscribers.models import Subscriber
 from tests.smtp_sink import free_port
+from tests.test_alerts_support import PrivateRedis
+from workers.mail import transport
+from workers.maintenance import reconcile
+from workers.worker import make_worker
 
 
 def test_subscriptions_are_kept_and_rate_limited_when_redis_is_down(
-    make_app: Callable[..., Flask],
+    make_app: Callable[..., Flask], tmp_path: Path,
 ) -> None:
     dead_redis = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there
     app = make_app(REDIS_URL=dead_redis, JOB_RUNNER="rq", RATE_LIMITS="1")
@@ -37,6 +45,26 @@ def test_subscriptions_are_kept_and_rate_limited_when_redis_is_down(
         assert db.session.scalar(select(func.count()).select_from(Subscriber)) == 10
         pending = db.session.scalars(select(OutgoingMessage)).all()
         assert len(pending) == 10 and {m.status for m in pending} == {Status.PENDING}
+        # Redis comes back a couple of minutes later.
+        db.session.execute(update(OutgoingMessage).values(
+            updated_at=utcnow() - timedelta(minutes=2)))
+        db.session.commit()
+    (tmp_path / "redis").mkdir()
+    redis = PrivateRedis(tmp_path / "redis")
+    try:
+        back = make_app(create_schema=False, REDIS_URL=redis.url, JOB_RUNNER="rq")
+        with back.app_context():
+            reconcile()  # a worker's timer: the confirmations that never reached a queue
+        connection = Redis.from_url(redis.url)
+        make_worker(back, connection, ["mail"], simple=True).work(burst=True)
+        connection.close()
+        with back.app_context():
+            sent = [to for _from, to, _data in transport().outbox]  # type: ignore[attr-defined]
+            statuses = set(db.session.scalars(select(OutgoingMessage.status)))
+    finally:
+        redis.stop()
+    assert sorted(sent) == sorted(f"person{n}@example.org" for n in range(10))
+    assert statuses == {Status.SENT}
 
 
 def test_database_down_gives_a_503_in_the_visitors_language(

@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from email import policy
 from email.parser import BytesParser
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -500,3 +501,47 @@ def test_retries_wait_longer_each_time_and_stop_at_the_horizon() -> None:
         elapsed += waits[tries]
         tries += 1
     assert 10 <= tries <= 20
+
+
+def test_a_sent_alert_carries_no_tracker_no_remote_image_and_no_rewritten_link(
+        app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What reaches a subscriber: the organiser's own links exactly as written (no redirect,
+    no per-recipient parameter), the site's own links, and nothing that loads by itself."""
+    import tests.test_alerts_support as support
+    from workers.mail import transport
+
+    source = "https://www.osce.org/odihr/case?id=7"
+    monkeypatch.setitem(support.BODIES, "en", (
+        f"Dear {{{{ name }}}},\n\nRead [the OSCE note]({source}) today.\n\n"
+        "![pixel](https://evil.example/pixel.png) <img src=\"https://evil.example/p.gif\">"))
+    add_subscribers(app, 3, locale=lambda i: "en")
+    send_now(app, make_alert(app, locales=("en",)))
+    wait_for_jobs(app)
+    with app.app_context():
+        sent = transport().outbox  # type: ignore[attr-defined]
+    assert len(sent) == 3
+    for _from, _to, data in sent:
+        message = BytesParser(policy=policy.default).parsebytes(data)
+        html_part = message.get_body(preferencelist=("html",))
+        assert html_part is not None
+        html = str(html_part.get_content())
+        tags = _Tags()
+        tags.feed(html)
+        loading = {"img", "script", "iframe", "link", "object", "embed", "video", "audio"}
+        assert not loading & {tag for tag, _ in tags.found}  # the raw <img> stays as text
+        attributes = {name: value for _, attrs in tags.found for name, value in attrs}
+        assert not {"src", "background", "srcset"} & set(attributes)
+        assert not re.search(r"url\(|@import", html, re.I)
+        links = {value for _, attrs in tags.found for name, value in attrs if name == "href"}
+        organisers = {link for link in links
+                      if not (link or "").startswith(("http://127.0.0.1:5000/", "mailto:"))}
+        assert organisers == {source}
+
+
+class _Tags(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, list[tuple[str, str | None]]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found.append((tag, attrs))

@@ -405,3 +405,31 @@ def test_a_burst_of_concurrent_sign_ups_gives_no_5xx_and_one_confirmation_per_ad
                                           .where(OutgoingMessage.template == "subscribers/confirm"))
     assert confirmations == 21  # one per person, one for all the Gmail variants
     assert len(sink.messages) == 21
+
+
+def test_a_hostile_name_and_a_forged_host_never_reach_the_confirmation_mail(
+    site: Flask, sink: SmtpSink,
+) -> None:
+    """The confirmation carries fixed text only, in both parts, and its links are built from
+    BASE_URL, never from the Host or X-Forwarded-Host of the request that asked for it."""
+    hostile = ('<a href="https://evil.example/win">Claim your prize</a> '
+               "{{ config }} ${7*7} =HYPERLINK(\"https://evil.example\")")
+    forged = {"Host": "evil.example", "X-Forwarded-Host": "evil.example",
+              "X-Forwarded-Proto": "https"}
+    client = site.test_client()
+    token = csrf_of(client.get("/en/subscribe", headers=forged).get_data(as_text=True))
+    response = client.post(
+        "/en/subscribe", headers=forged,
+        data={"csrf_token": token, "email": "forged@example.org", "name": hostile,
+              "language": "en", "scope": "all", "consent": "y"})
+    assert response.status_code == 302
+    wait_for_jobs(site)
+    [confirmation] = messages(sink)
+    raw = sink.messages[0][2].decode("ascii", "replace")
+    html_part = confirmation.get_body(preferencelist=("html",))
+    assert html_part is not None
+    for text in (text_of(confirmation), str(html_part.get_content()), raw):
+        assert "evil.example" not in text and "Claim your prize" not in text
+        assert "{{" not in text and "HYPERLINK" not in text
+    links = re.findall(r"https?://[^\s\"'<>]+", text_of(confirmation))
+    assert links and all(link.startswith("http://127.0.0.1:5000/") for link in links)

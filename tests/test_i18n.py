@@ -14,9 +14,12 @@ from babel.support import Translations
 from flask import Flask
 from flask.testing import FlaskClient
 
+from campaign.mail.render import render_email
+
 ROOT = Path(__file__).resolve().parent.parent
 TRANSLATIONS = ROOT / "translations"
 TAJIK_LETTERS = set("ғӣқӯҳҷҒӢҚӮҲҶ")
+LANGS = ("en", "ru", "tg")
 SINGULAR = "%(num)d message waiting to be sent"
 PLURAL = "%(num)d messages waiting to be sent"
 PLACEHOLDER = re.compile(r"%\((\w+)\)[sd]|\{\{\s*\w+\s*\}\}|%[sd]")
@@ -180,3 +183,39 @@ def test_error_pages_follow_the_visitors_language(client: FlaskClient) -> None:
     assert response.status_code == 404
     assert 'lang="ru"' in response.get_data(as_text=True)
     assert "не найдена" in response.get_data(as_text=True)
+
+
+EMAIL_TEMPLATES = sorted(
+    str(p.relative_to(ROOT / "templates" / "email").with_suffix(""))
+    for p in (ROOT / "templates" / "email").rglob("*.txt")
+    if p.stem not in ("layout", "plain"))
+# Every variable any mail template reads, with a recognisable value.
+MAIL_CONTEXT = {
+    "url": "https://campaign.example.org/admin/x", "confirm_url": "https://campaign.example.org/c",
+    "link": "https://campaign.example.org/l", "title": "Example title", "minutes": 60,
+    "role": "viewer", "subject": "Letter subject", "text": "Letter text", "target": "OSCE ODIHR",
+    "preheader": "Preheader", "body_html": "<p>Body</p>", "body_text": "Body",
+    "alert_subject": "Alert subject", "preferences_url": "https://campaign.example.org/p",
+    "unsubscribe_url": "https://campaign.example.org/u",
+    "language_urls": {code: f"https://campaign.example.org/{code}" for code in LANGS},
+}
+
+
+@pytest.mark.parametrize("name", EMAIL_TEMPLATES)
+def test_every_mail_template_renders_in_every_language(app: Flask, name: str) -> None:
+    rendered = {}
+    with app.test_request_context():
+        for lang in LANGS:
+            mail = render_email(name, lang, MAIL_CONTEXT)
+            assert mail.subject.strip() and mail.text.strip(), (name, lang)
+            for part in (mail.subject, mail.text, mail.html or ""):
+                assert "{{" not in part and "{%" not in part and "Undefined" not in part
+            if mail.html is not None:
+                assert f'lang="{lang}"' in mail.html, (name, lang)
+            rendered[lang] = mail
+    if name in ("actions/letter", "alerts/alert"):
+        return  # their words are the organiser's or the volunteer's, not ours
+    english = rendered["en"].subject + rendered["en"].text
+    for lang in ("ru", "tg"):
+        words = rendered[lang].subject + rendered[lang].text
+        assert re.search("[А-Яа-яЁёҒғӢӣҚқӮӯҲҳҶҷ]{4}", words) and words != english, (name, lang)

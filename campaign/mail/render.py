@@ -40,11 +40,12 @@ def render_email(name: str, locale: str, context: Mapping[str, Any]) -> Rendered
     with force_locale(locale):
         text_t = env.get_template(f"email/{name}.txt")
         subject = " ".join(_block(text_t, "subject", base).split())
-        text = text_t.render(subject=subject, **base).strip() + "\n"
+        # (A context may hold its own "subject": the letter's, from which the block is made.)
+        text = text_t.render({**base, "subject": subject}).strip() + "\n"
         try:
             html_t = env.get_template(f"email/{name}.html")
         except TemplateNotFound:
             html = None
         else:
-            html = html_t.render(subject=subject, **base)
+            html = html_t.render({**base, "subject": subject})
     return RenderedEmail(subject=subject, text=text, html=html)

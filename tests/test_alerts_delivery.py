@@ -469,3 +469,38 @@ def test_the_in_process_relay_pause_grows_is_capped_and_starts_over() -> None:
     assert limiter.pause_relay(60) == 60
     now[0] += 60 + ratelimit.RELAY_MEMORY + 1  # an hour and more without trouble
     assert limiter.pause_relay(60) == 60
+
+
+def test_a_fan_out_job_run_twice_at_once_makes_each_row_and_each_batch_once(
+    app: Flask, private_redis: PrivateRedis, sink: SmtpSink,
+) -> None:
+    """RQ may run a job twice (a re-enqueue by reconcile while the first is still running):
+    both fan-outs race through the same chunks; the cursor lets one of them do each chunk."""
+    from workers.alerts import fan_out
+
+    made = add_subscribers(app, 700)
+    pid = make_alert(app)
+    send_now(app, pid)
+    queue = Queue("alerts", connection=Redis.from_url(private_redis.url))
+    queue.empty()  # the fan-out job send_now queued: this test runs it by hand, twice
+    alert_id = alert_of(app, pid)["id"]
+    start = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def run() -> None:
+        with app.app_context():
+            start.wait(timeout=10)
+            outcomes.append(fan_out(alert_id))
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert "done" in outcomes and len(outcomes) == 2
+    batched = [i for job in queue.get_jobs() if job.func_name.endswith("send_batch")
+               for i in job.args[1]]
+    assert len(batched) == len(set(batched)) == 700  # every row in exactly one batch
+    assert alert_of(app, pid)["counts"] == {"pending": 700}
+    work(app, private_redis)
+    assert received(sink) == Counter({a: 1 for a, _ in made})

@@ -424,3 +424,21 @@ def test_dkim_signature_verifies_with_a_local_key_lookup() -> None:
     }  # fmt: skip
     tampered = signed.replace(b"Subject: =?utf-8?b?", b"Subject: =?utf-8?B?", 1)
     assert not dkim.verify(tampered, dnsfunc=dns)
+
+
+@pytest.mark.parametrize("name", [
+    "فرهاد قادری",  # Persian, right to left
+    "Фарҳод 🕊️ Қодиров",  # an emoji with a variation selector
+    "Анна-Мария О’Коннор «Ҷ»",  # typographic quotes and a hyphen
+    "李小龍",  # CJK
+    "Zoë Ångström-Łukasz",  # Latin with diacritics
+])
+def test_any_script_in_a_name_or_subject_round_trips_and_adds_no_header(name: str) -> None:
+    data = build_message(mail(to_name=name, from_name=name, subject=f"{name}: {TAJIK}"))
+    assert data.isascii()
+    msg = parse(data)
+    assert_clean(msg)
+    # (RFC 2047 decoding: Python's address parser keeps the space between encoded words.)
+    assert rfc2047_display_name(data, "To") == rfc2047_display_name(data, "From") == name
+    assert msg["Subject"] == f"{name}: {TAJIK}"
+    assert len(header_lines(data)) == len(header_lines(build_message(mail())))

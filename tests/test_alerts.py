@@ -545,3 +545,39 @@ class _Tags(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.found.append((tag, attrs))
+
+
+def test_sending_and_approving_ask_for_the_code_again_after_five_minutes(
+    make_app: Callable[..., Flask],
+) -> None:
+    from tests.admin_support import age_totp, allow_next_code
+
+    app = make_app(REQUIRE_SECOND_APPROVAL="1")
+    first_account = make_account(app, "first@example.org", Role.ORGANISER)
+    second_account = make_account(app, "second@example.org", Role.ORGANISER)
+    first, second = signed_in(app, first_account), signed_in(app, second_account)
+    add_subscribers(app, 3)
+    pid = create_via_editor(first)
+    token = csrf(first, f"/admin/alerts/{pid}")
+    first.post(f"/admin/alerts/{pid}/request-approval", data={"csrf_token": token})
+    token2 = csrf(second, f"/admin/alerts/{pid}")
+    age_totp(second)  # signed in six minutes ago: a phished password and an old session
+    asked = second.post(f"/admin/alerts/{pid}/approve", data={"csrf_token": token2})
+    assert asked.status_code == 302 and asked.headers["Location"].startswith("/admin/reauth")
+    assert alert_of(app, pid)["status"] == "awaiting_approval"
+    allow_next_code(app, second_account)
+    second.post(asked.headers["Location"], data={"csrf_token": token2,
+                                                 "code": second_account.totp()})
+    assert second.post(f"/admin/alerts/{pid}/approve",
+                       data={"csrf_token": token2}).status_code == 302
+    assert alert_of(app, pid)["status"] == "approved"
+    age_totp(first)
+    asked = first.post(f"/admin/alerts/{pid}/send", data={"csrf_token": token})
+    assert asked.status_code == 302 and asked.headers["Location"].startswith("/admin/reauth")
+    assert alert_of(app, pid)["status"] == "approved"  # nothing sent on a stale session
+    allow_next_code(app, first_account)
+    first.post(asked.headers["Location"], data={"csrf_token": token,
+                                                "code": first_account.totp()})
+    assert first.post(f"/admin/alerts/{pid}/send", data={"csrf_token": token}).status_code == 302
+    wait_for_jobs(app)
+    assert alert_of(app, pid)["status"] == "sent"

@@ -19,7 +19,7 @@ import logging
 from pathlib import Path
 
 from babel.support import Translations
-from flask import Flask, current_app, g, request
+from flask import Flask, current_app, g, has_request_context, request
 from flask_babel import get_locale
 
 from campaign.extensions import babel
@@ -73,6 +73,10 @@ def select_locale() -> str:
     lang = g.get("lang")
     if lang and is_enabled(lang):
         return str(lang)
+    if has_request_context():  # a page that does not exist under /tg/ is still Tajik
+        first = request.path.lstrip("/").partition("/")[0]
+        if is_enabled(first):
+            return first
     organiser = g.get("organiser")
     if organiser is not None and is_enabled(getattr(organiser, "locale", None)):
         return str(organiser.locale)

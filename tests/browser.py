@@ -56,6 +56,6 @@ class RequestLog:
         page.on("request", lambda request: self.urls.append(request.url))
         page.on("console", lambda message: self.console.append(message.text))
 
-    def foreign(self, origin: str) -> list[str]:
-        return [u for u in self.urls if not (u.startswith(origin) or u.startswith("data:")
-                                             or u.startswith("about:"))]
+    def foreign(self, *origins: str) -> list[str]:
+        """Requests to anywhere but ``origins``."""
+        return [u for u in self.urls if not u.startswith((*origins, "data:", "about:"))]

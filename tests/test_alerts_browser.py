@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from campaign.admin.models import Role
 from campaign.alerts import demo
-from campaign.alerts.models import Alert, AlertDelivery
+from campaign.alerts.models import Alert, AlertDelivery, AlertText
 from campaign.extensions import db
 from tests.admin_support import make_account
 from tests.browser import RequestLog, chromium, live_server
@@ -82,3 +82,50 @@ def test_alert_pages_in_a_browser(app: Flask) -> None:
     problems = [m for m in log.console if "Content Security Policy" in m
                 or "Permissions-Policy" in m or "Refused" in m]
     assert problems == []
+
+
+XSS = ("<script>alert(1)</script> <img src=x onerror=alert(2)> "
+       "<svg onload=alert(3)></svg> [click](javascript:alert(4)) "
+       "<iframe src=\"https://evil.example/\"></iframe> "
+       "<a href=\"https://evil.example/\" onclick=\"alert(5)\">link</a> "
+       "<style>body{background:url(https://evil.example/bg.png)}</style>")
+
+
+def test_the_preview_executes_nothing_even_from_a_tampered_row(app: Flask) -> None:
+    """Hostile Markdown written into the database directly (past the editor's sanitiser, as
+    an old or tampered row): the preview sanitises again at render and runs nothing."""
+    account = make_account(app, "organiser@example.org", Role.ORGANISER)
+    with app.app_context():
+        demo.seed()
+        db.session.commit()
+        pid = db.session.scalars(select(Alert.public_id)).one()
+        db.session.execute(update(AlertText).values(body=XSS, body_html=XSS))
+        db.session.commit()
+    with live_server(app) as origin, chromium() as browser:
+        page = browser.new_page()
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        log = RequestLog(page)
+        page.goto(f"{origin}/admin/login")
+        page.fill("input[name=email]", account.email)
+        page.fill("input[name=password]", account.password)
+        page.click("main button[type=submit]")
+        page.wait_for_url("**/admin/login/code**")
+        page.fill("input[name=code]", account.totp())
+        page.click("main button[type=submit]")
+        page.wait_for_url(f"{origin}/admin/")
+        for lang in ("en", "ru", "tg"):
+            page.goto(f"{origin}/admin/alerts/{pid}/preview/{lang}")
+            frame = page.frame_locator("iframe.mail-preview")
+            frame.locator("body").wait_for()
+            for tag in ("script", "img", "svg", "iframe", "style[data-x]"):
+                assert frame.locator(f"body {tag}").count() == 0, (lang, tag)
+            hrefs = frame.locator("body a").evaluate_all("els => els.map(e => e.href)")
+            assert not [h for h in hrefs if h.startswith("javascript:")]
+            handlers = frame.locator("body *").evaluate_all(
+                "els => els.flatMap(e => [...e.attributes].map(a => a.name))"
+                ".filter(n => n.startsWith('on'))")
+            assert handlers == [], (lang, handlers)
+            assert "alert(1)" in frame.locator("body").inner_text()  # shown as text, inert
+    assert dialogs == []
+    assert not [u for u in log.foreign(origin) if "evil.example" in u]

@@ -1,5 +1,6 @@
 """A canary supporter subscribes, signs a letter, receives an alert, bounces and has a job
-fail, with jobs carried by RQ on a private redis-server; afterwards the canary's address and
+fail, and an organiser exports subscribers and signers, with jobs carried by RQ on a private
+redis-server; afterwards the canary's address and
 name appear in clear nowhere at rest (database files, Redis keys and values, logs, the mail
 folder) except in mail sent to it and in the letter it signed."""
 
@@ -16,13 +17,17 @@ from pathlib import Path
 import pytest
 from flask import Flask
 from redis import Redis
+from sqlalchemy import select
 
 from campaign.actions import demo as action_demo
+from campaign.actions.models import Action
+from campaign.admin.models import Role
 from campaign.extensions import db
 from campaign.jobs import QUEUES
 from campaign.mail import services as mail
 from campaign.mail.transport import MemoryTransport, SendResult
 from campaign.subscribers import services as subs
+from tests.admin_support import csrf, make_account, signed_in
 from tests.test_actions_flow import CITY, confirm, confirm_path, sign
 from tests.test_alerts_support import PrivateRedis, make_alert, send_now
 from tests.test_subscribers_journey import csrf_of, link_in
@@ -138,6 +143,19 @@ def run_canary(make_app: Callable[..., Flask], tmp_path: Path, caplog: pytest.Lo
         db.session.commit()
     wait_for_jobs(app)
     app.extensions["campaign.transport"] = maildir_transport
+
+    # 6. An organiser exports the subscribers and the action's signers (CSV, streamed): the
+    # canary is in both downloads, and nothing of them may stay behind on the server.
+    organiser = signed_in(app, make_account(app, "exporter@example.org", Role.ADMIN))
+    token_field = csrf(organiser, "/admin/subscribers/")
+    exported = organiser.post("/admin/subscribers/export", data={"csrf_token": token_field})
+    assert exported.status_code == 200 and address in exported.get_data(as_text=True)
+    with app.app_context():
+        action_pid = db.session.scalars(select(Action.public_id)).one()
+    signers = organiser.post(f"/admin/actions/{action_pid}/export",
+                             data={"csrf_token": token_field})
+    assert signers.status_code == 200 and f"Canary{token}" in signers.get_data(as_text=True)
+    wait_for_jobs(app)
 
     with app.app_context():
         db.session.remove()

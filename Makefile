@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 FLASK := $(BIN)/flask --app campaign
 MO := translations/ru/LC_MESSAGES/messages.mo translations/tg/LC_MESSAGES/messages.mo
 
-.PHONY: run test lint typecheck pytest translations compile-translations clean-venv bench bench-import
+.PHONY: run test lint typecheck pytest translations compile-translations clean-venv bench bench-import bench-load
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -52,6 +52,9 @@ bench: $(STAMP) compile-translations
 
 bench-import: $(STAMP) compile-translations
 	$(BIN)/python bench/import.py
+
+bench-load: $(STAMP) compile-translations
+	$(BIN)/python bench/under_load.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -17,9 +17,10 @@ import pytest
 from flask import Flask
 from redis import Redis
 from rq import Queue
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
 
-from campaign.admin.models import Organiser
+from campaign.admin.models import Approval, Organiser
 from campaign.alerts import content, delivery, ratelimit, sending, services
 from campaign.alerts.models import AlertDelivery
 from campaign.db import utcnow
@@ -502,5 +503,56 @@ def test_a_fan_out_job_run_twice_at_once_makes_each_row_and_each_batch_once(
                for i in job.args[1]]
     assert len(batched) == len(set(batched)) == 700  # every row in exactly one batch
     assert alert_of(app, pid)["counts"] == {"pending": 700}
+    work(app, private_redis)
+    assert received(sink) == Counter({a: 1 for a, _ in made})
+
+
+def test_two_organisers_approving_at_the_same_moment_approve_once(
+    make_app: Callable[..., Flask], pg_url: str, private_redis: PrivateRedis, sink: SmtpSink,
+) -> None:
+    app = make_app(DATABASE_URL=pg_url, REDIS_URL=private_redis.url, JOB_RUNNER="rq",
+                   SMTP_URL=f"smtp://127.0.0.1:{sink.port}", REQUIRE_SECOND_APPROVAL="1",
+                   BASE_URL="https://campaign.example.org")
+    made = add_subscribers(app, 6)
+    pid = make_alert(app)
+    requester = organiser(app)
+    approvers = [organiser(app, f"approver{i}@example.org") for i in range(2)]
+    with app.app_context():
+        alert = services.find(db.session, pid)
+        who = db.session.get(Organiser, requester)
+        assert alert is not None and who is not None
+        services.request_approval(db.session, alert, who)
+        db.session.commit()
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def approve(approver: int) -> None:
+        with app.app_context():
+            alert = services.find(db.session, pid)
+            who = db.session.get(Organiser, approver)
+            assert alert is not None and who is not None
+            barrier.wait(timeout=10)
+            try:
+                services.approve(db.session, alert, who)
+                db.session.commit()
+                outcomes.append("approved")
+            except (services.AlertError, IntegrityError) as exc:
+                db.session.rollback()
+                outcomes.append(f"refused: {exc}")
+
+    threads = [threading.Thread(target=approve, args=(a,)) for a in approvers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(outcomes)[0] == "approved" and outcomes.count("approved") == 1, outcomes
+    with app.app_context():
+        alert = services.find(db.session, pid)
+        assert alert is not None and alert.status == "approved"
+        assert alert.approved_by in approvers
+        approved = db.session.scalar(select(func.count()).select_from(Approval).where(
+            Approval.object_id == pid, Approval.approved_by.is_not(None)))
+        assert approved == 1
+    assert send_now(app, pid)
     work(app, private_redis)
     assert received(sink) == Counter({a: 1 for a, _ in made})

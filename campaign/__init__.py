@@ -129,7 +129,7 @@ def _apply_config(app: Flask, config: Config) -> None:
         WTF_CSRF_SSL_STRICT=True,
         MAX_CONTENT_LENGTH=2 * 1024 * 1024,
         MAX_FORM_MEMORY_SIZE=512 * 1024,
-        MAX_FORM_PARTS=200,
+        MAX_FORM_PARTS=1000,  # room for a campaign's hundreds of cases ticked in one form
         RATELIMIT_STORAGE_URI=config.redis_url or "memory://",
         RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
         RATELIMIT_SWALLOW_ERRORS=True,

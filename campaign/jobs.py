@@ -65,6 +65,7 @@ class ThreadRunner:
         with self._lock:
             if self._thread is not None and self._thread.is_alive():
                 return
+            self._stopping.clear()
             self._thread = threading.Thread(target=self._loop, name="campaign-jobs", daemon=True)
             self._thread.start()
 

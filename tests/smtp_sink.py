@@ -104,6 +104,16 @@ class _Handler:
 class _SinkSMTP(SMTP):
     sink: SmtpSink
 
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        with self.sink.lock:
+            self.sink._live.add(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        with self.sink.lock:
+            self.sink._live.discard(self.transport)  # type: ignore[arg-type]
+        super().connection_lost(exc)
+
     async def _handle_client(self) -> None:
         if self.sink.refuse_connect:
             await self.push(self.sink.refuse_connect)
@@ -165,6 +175,7 @@ class SmtpSink:
         self.logins: list[str] = []
         self.lock = threading.Lock()
         self._sessions: set[int] = set()
+        self._live: set[asyncio.BaseTransport] = set()  # open client connections
         kwargs: dict[str, Any] = {"enable_SMTPUTF8": False, "data_size_limit": 10_000_000}
         if auth is not None:
             kwargs.update(authenticator=self._authenticator(auth), auth_require_tls=False)
@@ -206,6 +217,18 @@ class SmtpSink:
         return self
 
     def stop(self) -> None:
+        """Hang up on clients still connected (a job that outlived its test), then stop: a
+        connection left open would be collected later as an unclosed transport."""
+        async def hang_up() -> None:
+            with self.lock:
+                live = list(self._live)
+            for transport in live:
+                transport.abort()
+            await asyncio.sleep(0.05)  # let connection_lost run
+
+        loop = self._controller.loop
+        if loop.is_running():
+            asyncio.run_coroutine_threadsafe(hang_up(), loop).result(5)
         self._controller.stop()
 
     def __enter__(self) -> Self:

@@ -67,7 +67,13 @@ class TcpProxy:
                 continue
             upstream.settimeout(None)
             with self._lock:
-                self._open.update((client, upstream))
+                refused = self._cut  # cut while this one was connecting
+                if not refused:
+                    self._open.update((client, upstream))
+            if refused:
+                client.close()
+                upstream.close()
+                continue
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from rq.registry import FailedJobRegistry
 from sqlalchemy import func, select, text
 
 from campaign.admin.models import Organiser
@@ -243,7 +244,7 @@ def test_a_deploy_that_sigterms_a_worker_mid_send_loses_nobody_and_doubles_nobod
 
 def test_the_database_gone_mid_send_loses_nobody_and_the_worker_recovers_on_its_own(
     app: Flask, sink: SmtpSink, keys: dict[str, str], settings: dict[str, str],
-    tmp_path: Path,
+    tmp_path: Path, redis_server: PrivateRedis,
 ) -> None:
     """The worker reaches PostgreSQL through a proxy that is cut for a few seconds mid-send.
     No message goes out without a committed claim; the batch that lost its database fails;
@@ -266,7 +267,8 @@ def test_the_database_gone_mid_send_loses_nobody_and_the_worker_recovers_on_its_
             time.sleep(4)
             assert len(received(sink)) - sent_before <= 50  # one group at most, then nothing
             proxy.restore()
-            time.sleep(2)  # the failed batch is over; later batches claim with fresh leases
+            failed = FailedJobRegistry("alerts", connection=redis_server.client)
+            assert wait_until(lambda: failed.count >= 1, 60)  # the batch that lost its database
             with app.app_context():  # the dead batch's leases run out (five minutes, shortened)
                 db.session.execute(text(
                     "UPDATE alert_deliveries SET lease_until = now() - interval '1 second' "

@@ -11,8 +11,9 @@ from typing import Any, ClassVar
 
 from flask import Flask
 from rq import Queue, SimpleWorker, Worker
+from rq.exceptions import StopRequested
 from rq.job import Job
-from rq.worker import BaseWorker
+from rq.worker import BaseWorker, WorkerStatus
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +61,10 @@ class _Reconciling(BaseWorker):
 
     def heartbeat(self, timeout: int | None = None, pipeline: Any = None) -> None:
         super().heartbeat(timeout, pipeline)
-        if pipeline is None:  # between jobs, not while a forked job is being watched
+        # Between jobs only: not while a job runs or a forked job is watched (RQ beats with a
+        # pipeline then, or with a live horse when a job overran or a signal came in).
+        if (pipeline is None and self.get_state() == WorkerStatus.IDLE
+                and not getattr(self, "_horse_pid", 0)):
             self._reconcile_if_due()
 
     def _reconcile_if_due(self) -> None:
@@ -76,6 +80,8 @@ class _Reconciling(BaseWorker):
                 return  # another worker reconciles in this interval
             with self.app.app_context():
                 reconcile()
+        except StopRequested:  # SIGTERM while reconciling: RQ's warm shut-down goes on
+            raise
         except Exception:
             log.exception("periodic reconcile failed; next try in %.0f s", interval)
 
@@ -103,6 +109,8 @@ def make_worker(
     )
     worker.app = app
     worker.reconcile_interval = reconcile_interval
+    if reconcile_interval is not None:  # run_worker has just reconciled
+        worker._next_reconcile = time.monotonic() + reconcile_interval
     return worker
 
 

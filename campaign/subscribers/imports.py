@@ -16,13 +16,16 @@ An address on the suppression list (unsubscribed, bounced, complained, erased) i
 back, in either mode: only the person's own new double opt-in can undo a suppression, and an
 import must not mail someone who left.
 
-Rows are handled in chunks: one query looks up the chunk's blind indexes in the subscribers
-and the suppression list, and new rows are written in bulk, pre-encrypted (on PostgreSQL with
-COPY, their ids taken from the sequence first; elsewhere one executemany INSERT), with no ORM
-object per row except to send opt-in mail. Memory does not grow with the
-file: the report keeps counts and the first ``REPORT_LIMIT`` problem rows, and a repeat of
-an address across chunks is recognised in the database (rows this import created carry its
-exact ``created_at``), not with an in-memory set.
+Rows are handled in chunks. A helper thread reads, checks, normalises, indexes and encrypts
+the next chunk (and builds its COPY lines) while the session's connection loads this one.
+One query looks up the chunk's blind indexes in the subscribers and the suppression list;
+new rows are written in bulk, pre-encrypted (on PostgreSQL with COPY, their ids from the
+column default; elsewhere one executemany INSERT), and their consents and follows are made
+from the rows just written, found by index. No ORM object is made per row except to send
+opt-in mail. Memory does not grow with the file: at most three chunks are held, the report
+keeps counts and the first ``REPORT_LIMIT`` problem rows, and a repeat of an address across
+chunks is recognised in the database (rows this import created carry its exact
+``created_at``), not with an in-memory set.
 
 Export writes the same columns (plus status and dates), streamed in batches, every cell passed
 through ``neutralise_csv_cell`` and quoted by the csv module. A cell this export prefixed with

@@ -23,7 +23,13 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 babel = Babel()
 csrf = CSRFProtect()
-limiter = Limiter(key_func=client_ip, default_limits=[], headers_enabled=False)
+def rate_key() -> str:
+    """The rate limits' key for the client: a keyed hash of its address, so the limiter's
+    store (Redis) never holds an IP address in clear."""
+    return blind_index().digest(client_ip(), purpose="rate-ip").hex()[:32]
+
+
+limiter = Limiter(key_func=rate_key, default_limits=[], headers_enabled=False)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:

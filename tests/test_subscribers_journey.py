@@ -23,6 +23,7 @@ from campaign.mail.models import OutgoingMessage
 from campaign.subscribers.models import Status, Subscriber, Suppression
 from tests.conftest import wait_for_jobs
 from tests.smtp_sink import SmtpSink
+from tests.test_alerts_support import PrivateRedis
 
 TAJIK = set("ғӣқӯҳҷ")
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
@@ -433,3 +434,43 @@ def test_a_hostile_name_and_a_forged_host_never_reach_the_confirmation_mail(
         assert "{{" not in text and "HYPERLINK" not in text
     links = re.findall(r"https?://[^\s\"'<>]+", text_of(confirmation))
     assert links and all(link.startswith("http://127.0.0.1:5000/") for link in links)
+
+
+def test_sign_ups_are_limited_per_ip_and_per_folded_address_and_redis_holds_neither(
+    make_app: Callable[..., Flask], sink: SmtpSink, tmp_path: Path,
+) -> None:
+    (tmp_path / "redis").mkdir()
+    redis = PrivateRedis(tmp_path / "redis")
+    try:
+        site = make_app(SMTP_URL=f"smtp://127.0.0.1:{sink.port}", REDIS_URL=redis.url,
+                        RATE_LIMITS="1")
+
+        def sign_up(ip: str, email: str) -> int:
+            client = site.test_client()
+            client.environ_base["REMOTE_ADDR"] = ip
+            token = csrf_of(client.get("/ru/subscribe").get_data(as_text=True))
+            response = client.post("/ru/subscribe", data={
+                "csrf_token": token, "email": email, "name": "", "language": "ru",
+                "scope": "all", "consent": "y"})
+            if response.status_code == 429:
+                page = response.get_data(as_text=True)
+                assert 'lang="ru"' in page and re.search("[а-яё]{4}", page)
+            return response.status_code
+
+        # One person's Gmail address, typed six ways from six addresses: five get through.
+        variants = [f"v.i.c.t.i.m+{n}@gmail.com" if n % 2 else f"Victim+{n}@gmail.com"
+                    for n in range(6)]
+        codes = [sign_up(f"198.51.100.{n + 1}", email) for n, email in enumerate(variants)]
+        assert codes == [302] * 5 + [429]
+        assert sign_up("198.51.100.1", "someone.else@example.org") == 302  # others go on
+        # One address signing up many people: ten an hour.
+        codes = [sign_up("203.0.113.9", f"person{n}@example.org") for n in range(11)]
+        assert codes == [302] * 10 + [429]
+        stored = b"\n".join(key + b"=" + (redis.client.get(key) or b"")
+                            for key in redis.client.scan_iter() if redis.client.type(key)
+                            == b"string")
+        assert stored  # the limits live in Redis
+        for clear in (b"198.51.100", b"203.0.113", b"victim", b"gmail", b"example.org"):
+            assert clear not in stored.lower(), clear
+    finally:
+        redis.stop()

@@ -25,10 +25,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectChoice
 
-from campaign.addresses import AddressError
+from campaign.addresses import AddressError, fold, normalise
 from campaign.admin.nav import NavItem
 from campaign.admin.permissions import Permission
-from campaign.extensions import csrf, db, limiter
+from campaign.extensions import blind_index, csrf, db, limiter, rate_key
 from campaign.i18n import is_enabled
 from campaign.public import register_lang_prefix
 from campaign.security import TokenError, read_link
@@ -78,12 +78,25 @@ def invalid_link(status: int) -> tuple[str, int]:
     return render_template("subscribers/invalid_link.html", expired=status == 410), status
 
 
+def address_rate_key() -> str:
+    """The per-address limit against subscription bombing: keyed on a keyed hash of the
+    folded address (no +tag, no dots at Gmail), so one person is protected whatever variant
+    is typed and from however many addresses, and the limiter's store holds no address. A
+    field that is no address falls back to the client's key."""
+    try:
+        address = normalise(request.form.get("email", ""))
+    except AddressError:
+        return rate_key()
+    return "address:" + blind_index().digest(fold(address), purpose="rate-address").hex()[:32]
+
+
 def create_public_blueprint() -> Blueprint:
     bp = Blueprint("subscribers", __name__, url_prefix="/<lang>")
     register_lang_prefix(bp)
 
     @bp.route("/subscribe", methods=["GET", "POST"])
     @limiter.limit("10/hour;30/day", methods=["POST"])
+    @limiter.limit("5/hour;10/day", methods=["POST"], key_func=address_rate_key)
     def subscribe() -> Any:
         form = SubscribeForm(language=request.args.get("language") or g.lang)
         form.cases.choices = case_choices(g.lang)

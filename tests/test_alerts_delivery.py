@@ -25,6 +25,8 @@ from campaign.alerts import content, delivery, ratelimit, sending, services
 from campaign.alerts.models import AlertDelivery
 from campaign.db import utcnow
 from campaign.extensions import db
+from campaign.mail import services as mail
+from campaign.mail.models import OutgoingMessage
 from campaign.mail.transport import SendResult
 from campaign.subscribers.models import Subscriber, Suppression
 from campaign.subscribers.services import unsubscribe_token
@@ -557,3 +559,44 @@ def test_two_organisers_approving_at_the_same_moment_approve_once(
     assert send_now(app, pid)
     work(app, private_redis)
     assert received(sink) == Counter({a: 1 for a, _ in made})
+
+
+def test_transactional_mail_shares_the_relay_pause_and_goes_out_when_it_ends(
+    app: Flask, private_redis: PrivateRedis, sink: SmtpSink,
+) -> None:
+    """A confirmation meets a 421: the relay is paused for every worker; a password reset
+    queued meanwhile waits without knocking; both go out once the relay accepts again."""
+    sink.refuse_connect = "421 4.3.2 too busy, come back later"
+    first = queue_mail(app, "first@example.org")
+    work(app, private_redis)
+    assert 50 < private_redis.client.pttl(ratelimit.RELAY_KEY) / 1000 <= 60
+    refused = sink.sessions
+    second = queue_mail(app, "second@example.org")
+    work(app, private_redis)
+    assert sink.sessions == refused  # no knock on the relay while it is paused
+    with app.app_context():
+        rows = {r.id: r for r in db.session.scalars(select(OutgoingMessage))}
+        assert {rows[first].status, rows[second].status} == {"pending"}
+        assert all(r.next_attempt_at and r.next_attempt_at > datetime.now(UTC)
+                   for r in rows.values())
+    sink.refuse_connect = None
+    private_redis.client.delete(ratelimit.RELAY_KEY)
+    with app.app_context():  # the pause is over
+        db.session.execute(text("UPDATE outgoing_messages SET next_attempt_at = "
+                                "now() - interval '1 second'"))
+        db.session.commit()
+    run_reconcile(app)
+    work(app, private_redis)
+    assert sorted(to for _, [to], _ in sink.messages) == ["first@example.org",
+                                                          "second@example.org"]
+    assert not private_redis.client.exists(ratelimit.RELAY_EPISODES_KEY)
+
+
+def queue_mail(app: Flask, address: str) -> int:
+    with app.app_context():
+        row = mail.queue_message(
+            db.session, template="password_reset", to_address=address, locale="ru",
+            context={"link": "https://campaign.example.org/admin/reset/x", "minutes": 60},
+            dedupe_key=f"test:{address}")
+        db.session.commit()
+        return row.id

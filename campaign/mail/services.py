@@ -119,6 +119,20 @@ def claim(session: SessionLike, message_id: int, now: datetime) -> bool:
     return bool(getattr(result, "rowcount", 0) == 1)
 
 
+def defer(session: SessionLike, message_id: int, until: datetime) -> bool:
+    """A pending row waits until ``until`` (the relay is paused): not an attempt."""
+    result = session.execute(
+        update(OutgoingMessage)
+        .where(OutgoingMessage.id == message_id,
+               OutgoingMessage.status == Status.PENDING.value,
+               or_(OutgoingMessage.next_attempt_at.is_(None),
+                   OutgoingMessage.next_attempt_at < until))
+        .values(next_attempt_at=until)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(getattr(result, "rowcount", 0) == 1)
+
+
 def stable_message_id(row: OutgoingMessage) -> str:
     config = _config()
     return make_message_id(config.mail_domain, seed=row.public_id.encode(), key=config.link_key)

@@ -445,6 +445,10 @@ def test_a_relay_that_keeps_refusing_is_paused_longer_each_time_with_one_line_pe
         work(app, private_redis)
         pauses.append(private_redis.client.pttl(ratelimit.RELAY_KEY) / 1000)
         assert alert_of(app, pid)["counts"] == {"pending": 600}  # nothing failed
+        with app.app_context():  # every row, the refused one too, waits for the whole pause
+            soonest = db.session.scalar(select(func.min(AlertDelivery.next_attempt_at)))
+        assert soonest is not None
+        assert (soonest - datetime.now(UTC)).total_seconds() > pauses[-1] - 30
     # (each read a moment after it was set: a busy machine gets 30 s of slack)
     assert 30 < pauses[0] <= 60 and 90 < pauses[1] <= 120 and 210 < pauses[2] <= 240
     lines = [r.getMessage() for r in caplog.records if "relay paused" in r.getMessage()]

@@ -262,6 +262,9 @@ class _Batch:
                 log.warning("relay paused for %ds: %s", pause, reply)
             wait = max(pause, self.limiter.relay_paused_for(), 1.0)
             delivery.release(session, untried, now, delay=timedelta(seconds=wait))
+            refused = [row.id for row, r in results if r.outcome == "paused"]
+            delivery.set_rows(session, refused, (delivery.P,),
+                              next_attempt_at=now + timedelta(seconds=wait))
         elif stop == "policy":
             reply = next((f"{r.code} {r.reply}" for _, r in reversed(results)
                           if r.outcome == "policy"), "")

@@ -23,6 +23,8 @@ db = SQLAlchemy(model_class=Base)
 migrate = Migrate()
 babel = Babel()
 csrf = CSRFProtect()
+
+
 def rate_key() -> str:
     """The rate limits' key for the client: a keyed hash of its address, so the limiter's
     store (Redis) never holds an IP address in clear."""

@@ -29,7 +29,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -69,25 +69,34 @@ def key() -> str:
 # --- the aiosmtpd sink, run as its own process: fanout.py --aiosmtpd-sink PORT ------------------
 
 
-def serve_aiosmtpd(port: int) -> None:
+def run_sink(port: int, on_message: Callable[[Any], None]) -> None:
+    """An aiosmtpd sink on ``port`` until SIGTERM; ``on_message(envelope)`` for every message.
+    (bench/under_load.py uses it too.)"""
     from aiosmtpd.controller import Controller
     from aiosmtpd.smtp import SMTP, Envelope, Session
 
-    class Counting:
-        count = 0
-
+    class Handler:
         async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-            Counting.count += 1
+            on_message(envelope)
             return "250 2.0.0 OK"
 
-    controller = Controller(Counting(), hostname="127.0.0.1", port=port,
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port,
                             data_size_limit=10_000_000)
     controller.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stop.wait()
     controller.stop()
-    print(f"aiosmtpd sink accepted {Counting.count}", flush=True)
+
+
+def serve_aiosmtpd(port: int) -> None:
+    count = [0]
+
+    def counted(_envelope: Any) -> None:
+        count[0] += 1
+
+    run_sink(port, counted)
+    print(f"aiosmtpd sink accepted {count[0]}", flush=True)
 
 
 # --- processes -------------------------------------------------------------------------------

@@ -36,6 +36,7 @@ import time
 import urllib.request
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -50,25 +51,14 @@ PAGES = ("/en/", "/ru/cases/", "/tg/subscribe", "/en/actions/demo-letter")
 
 
 def serve_sink(port: int, out: Path) -> None:
-    from aiosmtpd.controller import Controller
-    from aiosmtpd.smtp import SMTP, Envelope, Session
-
     per_second: Counter[int] = Counter()
     recipients: Counter[str] = Counter()
 
-    class Counting:
-        async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-            per_second[int(time.time())] += 1
-            recipients.update(envelope.rcpt_tos)
-            return "250 2.0.0 OK"
+    def counted(envelope: Any) -> None:
+        per_second[int(time.time())] += 1
+        recipients.update(envelope.rcpt_tos)
 
-    controller = Controller(Counting(), hostname="127.0.0.1", port=port,
-                            data_size_limit=10_000_000)
-    controller.start()
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    stop.wait()
-    controller.stop()
+    fanout.run_sink(port, counted)
     out.write_text(json.dumps({"per_second": per_second, "recipients": len(recipients),
                                "most_to_one": max(recipients.values(), default=0),
                                "total": sum(per_second.values())}))

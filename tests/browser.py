@@ -59,3 +59,16 @@ class RequestLog:
     def foreign(self, *origins: str) -> list[str]:
         """Requests to anywhere but ``origins``."""
         return [u for u in self.urls if not u.startswith((*origins, "data:", "about:"))]
+
+
+def sign_in(page: Any, origin: str, account: Any) -> None:
+    """Sign ``account`` (a tests.admin_support.Account) in through the real forms: password,
+    then the TOTP code; ends on the dashboard."""
+    page.goto(f"{origin}/admin/login")
+    page.fill("input[name=email]", account.email)
+    page.fill("input[name=password]", account.password)
+    page.click("main button[type=submit]")
+    page.wait_for_url("**/admin/login/code**")
+    page.fill("input[name=code]", account.totp())
+    page.click("main button[type=submit]")
+    page.wait_for_url(f"{origin}/admin/")

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pyotp
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from campaign.admin import auth
@@ -26,17 +27,26 @@ from tests.admin_support import (
 )
 
 
-def test_sign_out_everywhere_ends_every_session_of_the_account_only(app: Flask) -> None:
+def two_of_mine_and_a_colleagues(app: Flask) -> tuple[FlaskClient, FlaskClient, FlaskClient]:
+    """My laptop and phone signed in, and a colleague's session."""
     me = make_account(app, "me@example.org")
     colleague = make_account(app, "colleague@example.org")
-    laptop, phone = signed_in(app, me), signed_in(app, me)
-    theirs = signed_in(app, colleague)
+    return signed_in(app, me), signed_in(app, me), signed_in(app, colleague)
+
+
+def assert_only_mine_ended(*clients: FlaskClient) -> None:
+    """Every client but the last (the colleague's) is back at the sign-in page."""
+    *mine, theirs = clients
+    assert [c.get("/admin/").status_code for c in mine] == [302] * len(mine)
+    assert theirs.get("/admin/").status_code == 200
+
+
+def test_sign_out_everywhere_ends_every_session_of_the_account_only(app: Flask) -> None:
+    laptop, phone, theirs = two_of_mine_and_a_colleagues(app)
     token = csrf(laptop, "/admin/account")
     done = laptop.post("/admin/account/sign-out-everywhere", data={"csrf_token": token})
     assert done.status_code == 302 and done.headers["Location"] == "/admin/login"
-    assert laptop.get("/admin/").status_code == 302
-    assert phone.get("/admin/").status_code == 302
-    assert theirs.get("/admin/").status_code == 200
+    assert_only_mine_ended(laptop, phone, theirs)
     with app.app_context():
         assert db.session.scalar(
             select(AuditEvent).where(AuditEvent.action == "sessions.ended")) is not None
@@ -44,9 +54,7 @@ def test_sign_out_everywhere_ends_every_session_of_the_account_only(app: Flask) 
 
 def test_signing_out_kills_a_copy_of_the_cookie_and_the_accounts_other_sessions(
         app: Flask) -> None:
-    me = make_account(app, "me@example.org")
-    colleague = make_account(app, "colleague@example.org")
-    laptop, phone, theirs = signed_in(app, me), signed_in(app, me), signed_in(app, colleague)
+    laptop, phone, theirs = two_of_mine_and_a_colleagues(app)
     stolen = app.test_client()
     cookie = laptop.get_cookie("session")
     assert cookie is not None
@@ -55,10 +63,7 @@ def test_signing_out_kills_a_copy_of_the_cookie_and_the_accounts_other_sessions(
     token = csrf(laptop, "/admin/")
     done = laptop.post("/admin/logout", data={"csrf_token": token})
     assert done.status_code == 302 and done.headers["Location"] == "/admin/login"
-    assert stolen.get("/admin/").status_code == 302
-    assert laptop.get("/admin/").status_code == 302
-    assert phone.get("/admin/").status_code == 302
-    assert theirs.get("/admin/").status_code == 200
+    assert_only_mine_ended(stolen, laptop, phone, theirs)
     with app.app_context():
         assert db.session.scalar(
             select(AuditEvent.action).order_by(AuditEvent.id.desc()).limit(1)) == "logout"

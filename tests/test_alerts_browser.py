@@ -13,7 +13,7 @@ from campaign.alerts import demo
 from campaign.alerts.models import Alert, AlertDelivery, AlertText
 from campaign.extensions import db
 from tests.admin_support import make_account
-from tests.browser import RequestLog, chromium, live_server
+from tests.browser import RequestLog, chromium, live_server, sign_in
 from tests.test_alerts_support import add_subscribers, send_now
 
 pytestmark = pytest.mark.browser
@@ -37,14 +37,7 @@ def test_alert_pages_in_a_browser(app: Flask) -> None:
     with live_server(app) as origin, chromium() as browser:
         page = browser.new_page(viewport={"width": 1400, "height": 900})
         log = RequestLog(page)
-        page.goto(f"{origin}/admin/login")
-        page.fill("input[name=email]", account.email)
-        page.fill("input[name=password]", account.password)
-        page.click("main button[type=submit]")
-        page.wait_for_url("**/admin/login/code**")
-        page.fill("input[name=code]", account.totp())
-        page.click("main button[type=submit]")
-        page.wait_for_url(f"{origin}/admin/")
+        sign_in(page, origin, account)
 
         page.goto(f"{origin}/admin/alerts/{pid}/edit")
         boxes = [page.locator(".lang-col").nth(i).bounding_box() for i in range(3)]
@@ -106,14 +99,7 @@ def test_the_preview_executes_nothing_even_from_a_tampered_row(app: Flask) -> No
         dialogs: list[str] = []
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
         log = RequestLog(page)
-        page.goto(f"{origin}/admin/login")
-        page.fill("input[name=email]", account.email)
-        page.fill("input[name=password]", account.password)
-        page.click("main button[type=submit]")
-        page.wait_for_url("**/admin/login/code**")
-        page.fill("input[name=code]", account.totp())
-        page.click("main button[type=submit]")
-        page.wait_for_url(f"{origin}/admin/")
+        sign_in(page, origin, account)
         for lang in ("en", "ru", "tg"):
             page.goto(f"{origin}/admin/alerts/{pid}/preview/{lang}")
             frame = page.frame_locator("iframe.mail-preview")

@@ -96,6 +96,15 @@ def time_passes(app: Flask) -> None:
         db.session.commit()
 
 
+def relay_accepts_again(app: Flask, redis: PrivateRedis, sink: SmtpSink) -> None:
+    """The relay takes mail again and the pause is over: reconcile and work what is due."""
+    sink.refuse_connect = None
+    redis.client.delete(ratelimit.RELAY_KEY)
+    time_passes(app)
+    run_reconcile(app)
+    work(app, redis)
+
+
 def run_reconcile(app: Flask) -> dict[str, int]:
     with app.app_context():
         return reconcile()
@@ -200,11 +209,7 @@ def test_421_at_connect_pauses_the_relay_and_fails_nothing(
     state = alert_of(app, pid)
     assert state["status"] == "sending" and state["counts"] == {"pending": 10}
     assert private_redis.client.pttl(ratelimit.RELAY_KEY) > 0  # other workers hold off too
-    sink.refuse_connect = None
-    private_redis.client.delete(ratelimit.RELAY_KEY)
-    time_passes(app)
-    run_reconcile(app)
-    work(app, private_redis)
+    relay_accepts_again(app, private_redis, sink)
     assert received(sink) == Counter({a: 1 for a, _ in made})
 
 
@@ -453,11 +458,7 @@ def test_a_relay_that_keeps_refusing_is_paused_longer_each_time_with_one_line_pe
     assert 30 < pauses[0] <= 60 and 90 < pauses[1] <= 120 and 210 < pauses[2] <= 240
     lines = [r.getMessage() for r in caplog.records if "relay paused" in r.getMessage()]
     assert len(lines) == 3 and "421" in lines[0]
-    sink.refuse_connect = None
-    private_redis.client.delete(ratelimit.RELAY_KEY)
-    time_passes(app)
-    run_reconcile(app)
-    work(app, private_redis)
+    relay_accepts_again(app, private_redis, sink)
     assert received(sink) == Counter({a: 1 for a, _ in made})
     assert alert_of(app, pid)["status"] == "sent"
     # Mail went through: the next refusal starts again from the shortest pause.

@@ -89,6 +89,20 @@ def workers(keys: dict[str, str], settings: dict[str, str],
         worker.stop()
 
 
+def send_slowly_until_400_arrived(
+    app: Flask, sink: SmtpSink, workers: Callable[[], Worker],
+) -> tuple[list[tuple[str, str]], str, Worker]:
+    """N subscribers, a sink that takes 2 ms a message, one worker, the alert sent: returns
+    once 400 messages have arrived, with (subscribers, alert id, the worker)."""
+    made = add_subscribers(app, N)
+    pid = make_alert(app)
+    sink.data_reply = lambda rcpts: time.sleep(0.002)  # type: ignore[func-returns-value]
+    worker = workers()
+    send_now(app, pid)
+    assert wait_until(delivered(sink, 400), 60)
+    return made, pid, worker
+
+
 def everyone_once(app: Flask, sink: SmtpSink, made: list[tuple[str, str]]) -> None:
     assert received(sink) == Counter({a: 1 for a, _ in made})
 
@@ -120,12 +134,7 @@ def test_two_thousand_subscribers_in_three_languages_get_exactly_one_message_eac
 def test_a_worker_killed_mid_batch_loses_nobody_and_doubles_only_submitting_rows(
     app: Flask, sink: SmtpSink, workers: Callable[[], Worker],
 ) -> None:
-    made = add_subscribers(app, N)
-    pid = make_alert(app)
-    sink.data_reply = lambda rcpts: time.sleep(0.002)  # type: ignore[func-returns-value]
-    victim = workers()
-    send_now(app, pid)
-    assert wait_until(delivered(sink, 400), 60)
+    made, pid, victim = send_slowly_until_400_arrived(app, sink, workers)
     victim.kill()  # SIGKILL to the worker's process group: worker and forked job
     with app.app_context():
         in_flight = {email_of(s) for s in db.session.scalars(
@@ -222,12 +231,7 @@ def test_a_deploy_that_sigterms_a_worker_mid_send_loses_nobody_and_doubles_nobod
     """SIGTERM (systemd stop, a deploy) to the worker: RQ's warm shutdown lets the batch under
     way finish, so no row is left claimed or with an unknown outcome; the next worker (the
     new release) takes the queued batches."""
-    made = add_subscribers(app, N)
-    pid = make_alert(app)
-    sink.data_reply = lambda rcpts: time.sleep(0.002)  # type: ignore[func-returns-value]
-    old = workers()
-    send_now(app, pid)
-    assert wait_until(delivered(sink, 400), 60)
+    made, pid, old = send_slowly_until_400_arrived(app, sink, workers)
     os.kill(old.process.pid, signal.SIGTERM)
     assert old.process.wait(60) == 0
     with app.app_context():

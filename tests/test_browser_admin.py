@@ -8,7 +8,7 @@ from flask import Flask
 
 from campaign.admin.models import Role
 from tests.admin_support import make_account
-from tests.browser import RequestLog, chromium, live_server
+from tests.browser import RequestLog, chromium, live_server, sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -42,14 +42,7 @@ def test_admin_pages_load_nothing_from_elsewhere_in_every_language(app: Flask) -
             response = page.goto(origin + path)
             assert response is not None
             assert "default-src 'self'" in response.headers["content-security-policy"]
-        page.goto(f"{origin}/admin/login")
-        page.fill("input[name=email]", account.email)
-        page.fill("input[name=password]", account.password)
-        page.click("main button[type=submit]")
-        page.wait_for_url("**/admin/login/code**")
-        page.fill("input[name=code]", account.totp())
-        page.click("main button[type=submit]")
-        page.wait_for_url(f"{origin}/admin/")
+        sign_in(page, origin, account)
         for lang in ("en", "ru", "tg"):
             page.goto(f"{origin}/admin/")
             page.click(f"form.languages button[value={lang}]")
